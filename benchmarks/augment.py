@@ -1,0 +1,56 @@
+"""Batched, on-device augmentations by name, built from kornia.
+
+``dsa`` follows Zhao & Bilen's DSA ranges (brightness +-0.5, saturation x[0,2], contrast x[0.5,1.5],
+shift +-12.5%, scale 1/1.2..1.2, rotation +-15 deg, a half-size cutout, flip only where the data
+allow it), with per-sample parameters as at evaluation time. Inputs are un-normalised [0, 1] images.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import kornia.augmentation as K
+from torch import nn
+
+from benchmarks.registry import Registry
+
+
+@dataclass(frozen=True)
+class AugEntry:
+    build: Callable[[int, bool], nn.Module]  # (channels, hflip allowed) -> module
+    description: str
+
+
+AUGMENTATIONS: Registry[AugEntry] = Registry("augmentation")
+
+
+def _none(channels: int, hflip: bool) -> nn.Module:
+    return nn.Identity()
+
+
+def _dsa(channels: int, hflip: bool) -> nn.Module:
+    ops: list[nn.Module] = [
+        K.ColorJiggle(brightness=0.5, contrast=0.5, saturation=1.0 if channels == 3 else 0.0, p=1.0),
+        K.RandomAffine(degrees=15.0, translate=(0.125, 0.125), scale=(1 / 1.2, 1.2, 1 / 1.2, 1.2), p=1.0),
+        K.RandomErasing(scale=(0.25, 0.25), ratio=(1.0, 1.0), value=0.0, p=1.0),
+    ]
+    if hflip:
+        ops.append(K.RandomHorizontalFlip(p=0.5))
+    return nn.Sequential(*ops)
+
+
+def _crop_flip(channels: int, hflip: bool) -> nn.Module:
+    ops: list[nn.Module] = [K.RandomAffine(degrees=0.0, translate=(0.125, 0.125), p=1.0)]
+    if hflip:
+        ops.append(K.RandomHorizontalFlip(p=0.5))
+    return nn.Sequential(*ops)
+
+
+AUGMENTATIONS.register("none", AugEntry(_none, "no augmentation"))
+AUGMENTATIONS.register("dsa", AugEntry(_dsa, "DSA ops: colour, shift/scale/rotate, cutout, flip where allowed"))
+AUGMENTATIONS.register("crop_flip", AugEntry(_crop_flip, "random shift by up to 12.5%, flip where allowed"))
+
+
+def build_augmentation(name: str, channels: int, hflip: bool) -> nn.Module:
+    return AUGMENTATIONS.get(name).build(channels, hflip)

@@ -1,0 +1,93 @@
+"""The method contract: ``distill(data, budget, seed, device, **params) -> DistilledSet``.
+
+Methods live in ``methods/`` and ``baselines/`` and register themselves here by name; the
+harness finds them through the ``ddbench.plugins`` entry points and never imports them by name.
+``run_method`` is the one way a method is called: it withholds the test split, checks the
+parameters, and stamps the artifact with what made it and what it cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from benchmarks.artifact import DistilledSet
+from benchmarks.cost import peak_memory_bytes, provenance, reset_peak_memory, timed
+from benchmarks.data import RealData
+from benchmarks.errors import UserError
+from benchmarks.registry import Registry
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Images (or base examples) per class, and an optional distillation compute budget."""
+
+    ipc: int | None
+    iterations: int | None = None
+
+
+DistillFn = Callable[..., DistilledSet]
+
+
+@dataclass(frozen=True)
+class MethodEntry:
+    """A registered method: its function, default parameters and what kind of labels it makes."""
+
+    fn: DistillFn
+    params: dict[str, Any] = field(default_factory=dict)
+    label_kind: str = "hard"
+    uses_ipc: bool = True
+    description: str = ""
+
+
+METHODS: Registry[MethodEntry] = Registry("method", needs_plugins=True)
+
+
+def register_method(name: str, *, label_kind: str = "hard", uses_ipc: bool = True, description: str = "",
+                    **params: Any) -> Callable[[DistillFn], DistillFn]:
+    """Decorator: ``@register_method("herding", feature_model="convnet3")`` over a distill function."""
+
+    def wrap(fn: DistillFn) -> DistillFn:
+        METHODS.register(name, MethodEntry(fn, params, label_kind, uses_ipc, description or (fn.__doc__ or "").strip()))
+        return fn
+
+    return wrap
+
+
+def resolve_params(name: str, params: dict[str, Any] | None) -> dict[str, Any]:
+    """The method's defaults overridden by ``params``; unknown parameter names are a user error."""
+    entry = METHODS.get(name)
+    params = dict(params or {})
+    unknown = set(params) - set(entry.params)
+    if unknown:
+        raise UserError(f"method {name!r} has no parameter(s) {sorted(unknown)}; it takes {sorted(entry.params) or 'none'}")
+    return {**entry.params, **params}
+
+
+def run_method(name: str, data: RealData, budget: Budget, seed: int, device: torch.device,
+               params: dict[str, Any] | None = None) -> DistilledSet:
+    """Distil with a registered method and fill in the artifact's metadata and cost."""
+    entry = METHODS.get(name)
+    resolved = resolve_params(name, params)
+    if entry.uses_ipc and (budget.ipc is None or budget.ipc < 1):
+        raise UserError(f"method {name!r} needs a budget of at least 1 image per class")
+    torch.manual_seed(seed)
+    reset_peak_memory(device)
+    with timed(device) as t:
+        ds = entry.fn(data.for_distillation(), budget, seed, device, **resolved)
+    ds.meta.update({
+        "method": name,
+        "params": resolved,
+        "dataset": data.name,
+        "classes": list(data.classes),
+        "ipc": budget.ipc if entry.uses_ipc else None,
+        "iterations": budget.iterations,
+        "seed": seed,
+    })
+    ds.meta.setdefault("cost", {}).update({"wall_s": round(t.seconds, 4), "peak_mem_bytes": peak_memory_bytes(device)})
+    ds.meta["provenance"] = provenance(device)
+    ds.validate()
+    return ds

@@ -1,0 +1,145 @@
+"""The field's standard small networks, registered into timm's own model registry.
+
+ConvNet (Zhao et al.'s ConvNet-3 and its width / depth / norm variants), LeNet and the
+AlexCifarNet of Wang et al. / Bohdal et al. Each exposes timm's ``forward_features`` /
+``forward_head(pre_logits=...)`` so features and logits are read the same way for every model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from timm.models import register_model
+from torch import Tensor, nn
+
+_NORMS = {
+    "instance": lambda c: nn.GroupNorm(c, c, affine=True),  # the field's "instancenorm"
+    "batch": nn.BatchNorm2d,
+    "layer": lambda c: nn.GroupNorm(1, c, affine=True),
+    "none": lambda c: nn.Identity(),
+}
+
+
+class _TimmLike(nn.Module):
+    """Shared timm-style head API over ``self.features`` and ``self.head``."""
+
+    features: nn.Module
+    head: nn.Module
+    num_features: int
+    num_classes: int
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        return self.features(x)
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        x = self.pre_logits(torch.flatten(x, 1))
+        return x if pre_logits else self.head(x)
+
+    def pre_logits(self, x: Tensor) -> Tensor:
+        return x
+
+    def get_classifier(self) -> nn.Module:
+        return self.head
+
+    def reset_classifier(self, num_classes: int, *args: Any) -> None:
+        self.num_classes = num_classes
+        self.head = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+class ConvNet(_TimmLike):
+    """depth x [conv3x3(width), norm, ReLU, avgpool 2] then a linear head (28 px: first pad 3)."""
+
+    def __init__(self, num_classes: int = 10, in_chans: int = 1, img_size: int = 32, width: int = 128,
+                 depth: int = 3, norm: str = "instance", **_: Any) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c, s = in_chans, img_size
+        for d in range(depth):
+            pad = 3 if (d == 0 and img_size == 28) else 1
+            layers += [nn.Conv2d(c, width, 3, padding=pad), _NORMS[norm](width), nn.ReLU(inplace=True), nn.AvgPool2d(2)]
+            s = (s + 2 * pad - 2) // 2
+            c = width
+        if s < 1:
+            raise ValueError(f"ConvNet depth {depth} needs inputs larger than {img_size}px")
+        self.features = nn.Sequential(*layers)
+        self.num_features = width * s * s
+        self.reset_classifier(num_classes)
+
+
+class LeNet(_TimmLike):
+    """LeNet-5 as used by Bohdal et al.: conv6-5, pool, conv16-5, pool, fc120, fc84, fc classes."""
+
+    def __init__(self, num_classes: int = 10, in_chans: int = 1, img_size: int = 28, **_: Any) -> None:
+        super().__init__()
+        s = ((img_size // 2) - 4) // 2
+        self.features = nn.Sequential(
+            nn.Conv2d(in_chans, 6, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+        )
+        self.fc = nn.Sequential(nn.Linear(16 * s * s, 120), nn.ReLU(inplace=True), nn.Linear(120, 84), nn.ReLU(inplace=True))
+        self.num_features = 84
+        self.reset_classifier(num_classes)
+
+    def pre_logits(self, x: Tensor) -> Tensor:
+        return self.fc(x)
+
+
+class AlexCifarNet(_TimmLike):
+    """Wang et al.'s AlexCifarNet: two conv-64 blocks with LRN, then fc 384 -> 192 -> classes."""
+
+    def __init__(self, num_classes: int = 10, in_chans: int = 3, img_size: int = 32, **_: Any) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(in_chans, 64, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, padding=1),
+            nn.LocalResponseNorm(4, alpha=0.001 / 9.0, beta=0.75, k=1),
+            nn.Conv2d(64, 64, 5, padding=2), nn.ReLU(inplace=True),
+            nn.LocalResponseNorm(4, alpha=0.001 / 9.0, beta=0.75, k=1), nn.MaxPool2d(3, 2, padding=1),
+        )
+        s = ((img_size + 1) // 2 + 1) // 2
+        self.fc = nn.Sequential(nn.Linear(64 * s * s, 384), nn.ReLU(inplace=True), nn.Linear(384, 192), nn.ReLU(inplace=True))
+        self.num_features = 192
+        self.reset_classifier(num_classes)
+
+    def pre_logits(self, x: Tensor) -> Tensor:
+        return self.fc(x)
+
+
+_TIMM_ONLY = ("pretrained", "pretrained_cfg", "pretrained_cfg_overlay", "cache_dir")
+
+
+def _register(name: str, cls: type[nn.Module], **defaults: Any) -> None:
+    """Register ``name`` in timm's registry as a plain factory building ``cls(**defaults, **kw)``."""
+
+    def factory(pretrained: bool = False, **kwargs: Any) -> nn.Module:
+        if pretrained:
+            raise ValueError(f"{name} has no pretrained weights")
+        kw = {k: v for k, v in kwargs.items() if k not in _TIMM_ONLY}
+        return cls(**{**defaults, **kw})
+
+    factory.__name__ = name
+    factory.__qualname__ = name
+    factory.__module__ = __name__
+    factory.__doc__ = f"{cls.__name__} with {defaults or 'defaults'}"
+    register_model(factory)
+
+
+SMALL_NETS: dict[str, dict[str, Any]] = {
+    "convnet3": {"depth": 3, "width": 128},
+    "convnet3_w32": {"depth": 3, "width": 32},
+    "convnet3_w64": {"depth": 3, "width": 64},
+    "convnet3_w256": {"depth": 3, "width": 256},
+    "convnet2": {"depth": 2, "width": 128},
+    "convnet4": {"depth": 4, "width": 128},
+    "convnet3_bn": {"depth": 3, "width": 128, "norm": "batch"},
+    "convnet3_ln": {"depth": 3, "width": 128, "norm": "layer"},
+    "convnet3_nonorm": {"depth": 3, "width": 128, "norm": "none"},
+}
+
+for _name, _cfg in SMALL_NETS.items():
+    _register(_name, ConvNet, **_cfg)
+_register("lenet", LeNet)
+_register("alexnet_cifar", AlexCifarNet)

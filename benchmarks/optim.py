@@ -1,0 +1,76 @@
+"""Optimizers and learning-rate schedules by name, built through timm's factories.
+
+An entry is data (timm's optimizer name, its defaults and a default lr that trains our small
+nets), not a subclass: adding an optimizer is one ``OPTIMIZERS.register`` line, and the tests
+pick it up from the registry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from timm.optim import create_optimizer_v2
+from timm.scheduler import create_scheduler_v2
+from torch import nn
+from torch.optim import Optimizer
+
+from benchmarks.registry import Registry
+
+
+@dataclass(frozen=True)
+class OptimizerEntry:
+    """timm optimizer name + fixed keyword arguments + the lr used when a cell names none."""
+
+    timm_name: str
+    lr: float
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+
+OPTIMIZERS: Registry[OptimizerEntry] = Registry("optimizer")
+OPTIMIZERS.register("sgd", OptimizerEntry("momentum", 0.05, {"momentum": 0.0}, "plain SGD, no momentum"))
+OPTIMIZERS.register("momentum", OptimizerEntry("momentum", 0.01, {"momentum": 0.9}, "SGD, momentum 0.9 (the field's evaluator)"))
+OPTIMIZERS.register("nesterov", OptimizerEntry("nesterov", 0.01, {"momentum": 0.9}, "SGD, Nesterov momentum 0.9"))
+OPTIMIZERS.register("adam", OptimizerEntry("adam", 1e-3, {}, "Adam"))
+OPTIMIZERS.register("adamw", OptimizerEntry("adamw", 1e-3, {}, "AdamW, decoupled weight decay"))
+OPTIMIZERS.register("rmsprop", OptimizerEntry("rmsprop", 5e-4, {}, "RMSprop (alpha 0.9)"))
+OPTIMIZERS.register("lamb", OptimizerEntry("lamb", 5e-3, {}, "LAMB, layer-wise adaptive Adam"))
+OPTIMIZERS.register("lion", OptimizerEntry("lion", 1e-4, {}, "Lion, sign momentum"))
+OPTIMIZERS.register("adan", OptimizerEntry("adan", 2e-3, {}, "Adan, adaptive Nesterov momentum"))
+OPTIMIZERS.register("radam", OptimizerEntry("radam", 1e-3, {}, "RAdam, rectified Adam"))
+OPTIMIZERS.register("adabelief", OptimizerEntry("adabelief", 1e-3, {}, "AdaBelief"))
+
+
+def build_optimizer(model: nn.Module, name: str, lr: float | None, weight_decay: float) -> Optimizer:
+    """A timm optimizer over ``model``'s parameters (no weight decay on norms and biases)."""
+    entry = OPTIMIZERS.get(name)
+    return create_optimizer_v2(
+        model, opt=entry.timm_name, lr=entry.lr if lr is None else lr, weight_decay=weight_decay, **entry.kwargs
+    )
+
+
+@dataclass(frozen=True)
+class ScheduleEntry:
+    """A timm scheduler name and how its arguments follow from the step budget."""
+
+    timm_name: str | None
+    description: str
+
+
+SCHEDULES: Registry[ScheduleEntry] = Registry("schedule")
+SCHEDULES.register("constant", ScheduleEntry(None, "fixed learning rate"))
+SCHEDULES.register("cosine", ScheduleEntry("cosine", "cosine decay to 0 over the step budget"))
+SCHEDULES.register("step", ScheduleEntry("multistep", "lr x0.1 at half the budget (the field's evaluator)"))
+
+
+def build_schedule(optimizer: Optimizer, name: str, steps: int) -> Any:
+    """A timm scheduler stepped per optimizer update (``.step_update(t)``), or None for constant."""
+    entry = SCHEDULES.get(name)
+    if entry.timm_name is None:
+        return None
+    sched, _ = create_scheduler_v2(
+        optimizer, sched=entry.timm_name, num_epochs=steps, decay_milestones=[max(1, steps // 2)],
+        decay_rate=0.1, step_on_epochs=False, updates_per_epoch=1,
+    )
+    return sched

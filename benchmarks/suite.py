@@ -1,0 +1,167 @@
+"""Suites: plain-data TOML files listing datasets x methods x budgets x models x optimizers x ...
+
+``expand`` turns a suite into evaluation cells, grouped so that each distilled artifact is made
+once and evaluated on every model, optimizer, loss and seed of the grid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import sys
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from benchmarks.augment import AUGMENTATIONS
+from benchmarks.data import DATASETS
+from benchmarks.errors import UserError, suggest
+from benchmarks.evaluator import EvalConfig
+from benchmarks.losses import resolve_loss
+from benchmarks.methods import METHODS, resolve_params
+from benchmarks.models import ZOO
+from benchmarks.optim import OPTIMIZERS, SCHEDULES
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+GRID_KEYS = ("datasets", "methods", "ipc", "models", "optimizers", "losses", "augment", "seeds")
+EVAL_KEYS = ("steps", "batch_size", "schedule", "weight_decay", "precision", "lr_grid", "val_size", "lr")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One evaluation: an artifact (dataset, method, params, ipc, seed) and an EvalConfig."""
+
+    dataset: str
+    method: str
+    params: dict[str, Any]
+    ipc: int | None
+    eval: EvalConfig
+    iterations: int | None = None
+
+    @property
+    def distill_config(self) -> dict[str, Any]:
+        return {"dataset": self.dataset, "method": self.method, "params": self.params, "ipc": self.ipc,
+                "iterations": self.iterations, "seed": self.eval.seed}
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The full configuration the record key hashes."""
+        return {**self.distill_config, "eval": self.eval.resolved()}
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    grid: dict[str, list[Any]]
+    eval: dict[str, Any]
+    method_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    iterations: int | None = None
+    source: str = ""
+
+    @property
+    def hash(self) -> str:
+        doc = {"name": self.name, "grid": self.grid, "eval": self.eval, "methods": self.method_params,
+               "iterations": self.iterations}
+        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
+
+    def cells(self) -> list[Cell]:
+        """All cells, ordered so each artifact's evaluations are consecutive."""
+        g = self.grid
+        out: list[Cell] = []
+        for dataset, method, ipc, seed in itertools.product(g["datasets"], g["methods"], g["ipc"], g["seeds"]):
+            entry = METHODS.get(method)
+            if not entry.uses_ipc and ipc != g["ipc"][0]:
+                continue  # one budget-free artifact (e.g. `full`) per dataset and seed
+            params = resolve_params(method, self.method_params.get(method))
+            for model, opt, loss, aug in itertools.product(g["models"], g["optimizers"], g["losses"], g["augment"]):
+                lr = self.eval.get("lr", {}).get(opt)
+                ev = EvalConfig(model=model, optimizer=opt, lr=lr, loss=loss, augment=aug, seed=seed,
+                                **{k: (tuple(v) if k == "lr_grid" else v) for k, v in self.eval.items() if k != "lr"})
+                out.append(Cell(dataset, method, params, ipc if entry.uses_ipc else None, ev, self.iterations))
+        return out
+
+
+def packaged_suites() -> dict[str, Path]:
+    """Suites shipped inside the package, by name."""
+    return {p.stem: Path(str(p)) for p in files("benchmarks").joinpath("suites").iterdir() if p.name.endswith(".toml")}
+
+
+def load_suite(name_or_path: str) -> Suite:
+    """A packaged suite by name, or a TOML file by path; validated before anything runs."""
+    shipped = packaged_suites()
+    path = shipped.get(name_or_path) or Path(name_or_path)
+    if not path.is_file():
+        raise UserError(f"no suite {name_or_path!r}{suggest(name_or_path, shipped)}: give a packaged suite "
+                        f"({', '.join(sorted(shipped))}) or the path of a TOML file")
+    try:
+        doc = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise UserError(f"{path} is not valid TOML: {e}") from None
+    return parse_suite(doc, default_name=path.stem, source=str(path))
+
+
+def _as_list(v: Any) -> list[Any]:
+    return v if isinstance(v, list) else [v]
+
+
+def parse_suite(doc: dict[str, Any], default_name: str = "suite", source: str = "") -> Suite:
+    grid_doc = doc.get("grid", {})
+    unknown = set(grid_doc) - set(GRID_KEYS)
+    if unknown:
+        bad = sorted(unknown)[0]
+        raise UserError(f"suite {default_name}: unknown grid key {bad!r}{suggest(bad, GRID_KEYS)}")
+    missing = [k for k in ("datasets", "methods", "models", "optimizers") if k not in grid_doc]
+    if missing:
+        raise UserError(f"suite {default_name}: [grid] needs {', '.join(missing)}")
+    grid = {k: _as_list(grid_doc.get(k, d)) for k, d in
+            {"datasets": None, "methods": None, "ipc": [1], "models": None, "optimizers": None, "losses": ["ce"],
+             "augment": ["none"], "seeds": [0]}.items()}
+    ev = dict(doc.get("eval", {}))
+    bad_eval = set(ev) - set(EVAL_KEYS)
+    if bad_eval:
+        bad = sorted(bad_eval)[0]
+        raise UserError(f"suite {default_name}: unknown [eval] key {bad!r}{suggest(bad, EVAL_KEYS)}")
+    suite = Suite(
+        name=str(doc.get("name", default_name)), description=str(doc.get("description", "")), grid=grid, eval=ev,
+        method_params={k: dict(v) for k, v in doc.get("methods", {}).items()},
+        iterations=doc.get("iterations"), source=source,
+    )
+    _check(suite)
+    return suite
+
+
+def _check(s: Suite) -> None:
+    """Resolve every name now so a typo fails before hours of running, not in the middle."""
+    for d in s.grid["datasets"]:
+        DATASETS.get(d)
+    for m in s.grid["methods"]:
+        METHODS.get(m)
+    for m in s.grid["models"]:
+        if m not in ZOO:
+            import timm
+
+            if not timm.is_model(m):
+                ZOO.get(m)
+    for o in s.grid["optimizers"]:
+        OPTIMIZERS.get(o)
+    for loss in s.grid["losses"]:
+        resolve_loss(loss)
+    for a in s.grid["augment"]:
+        AUGMENTATIONS.get(a)
+    for k in ("ipc", "seeds"):
+        if not all(isinstance(v, int) and v >= (1 if k == "ipc" else 0) for v in s.grid[k]):
+            raise UserError(f"suite {s.name}: {k} must be a list of {'positive' if k == 'ipc' else 'non-negative'} integers")
+    for m, params in s.method_params.items():
+        resolve_params(m, params)
+    if "schedule" in s.eval:
+        SCHEDULES.get(s.eval["schedule"])
+    for o in s.eval.get("lr", {}):
+        OPTIMIZERS.get(o)
+    EvalConfig(**{k: (tuple(v) if k == "lr_grid" else v) for k, v in s.eval.items() if k != "lr"}).check()

@@ -1,0 +1,1 @@
+"""Label-centric methods (label distillation, soft labels, GIFT); importing registers them."""

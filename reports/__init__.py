@@ -1,0 +1,1 @@
+"""Report generation from stored records (reads JSON only; never imports the harness)."""
