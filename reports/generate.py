@@ -137,7 +137,8 @@ def figure(df: pd.DataFrame, dataset: str, path: Path) -> None:
     """Grouped bars: test accuracy per model, one bar per method@ipc, std over optimizers and seeds."""
     s = summarise(df[df.dataset == dataset], ["method", "ipc", "model"])
     s["label"] = [f"{m}@{i}" for m, i in zip(s["method"], s["ipc"], strict=True)]
-    labels = sorted(s["label"].unique())
+    order = s.assign(k=s["ipc"].map(lambda v: 10**9 if v == "all" else int(v))).sort_values(["k", "method"])
+    labels = list(dict.fromkeys(order["label"]))
     models = sorted(s["model"].unique())
     fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(models) * max(1, len(labels)) / 3), 4), dpi=100)
     width = 0.8 / max(1, len(labels))
@@ -148,7 +149,7 @@ def figure(df: pd.DataFrame, dataset: str, path: Path) -> None:
     ax.set_xticks([i + 0.4 - width / 2 for i in range(len(models))], models)
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 100)
-    ax.set_title(f"{dataset}: accuracy per method and model (mean ± std over optimizers and seeds)")
+    ax.set_title(f"{dataset}: test accuracy per method and model\n(mean ± std over optimizers and seeds)", fontsize=10)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(path, metadata={"Software": None})

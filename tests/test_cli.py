@@ -1,0 +1,58 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from benchmarks.cli import LISTS, main
+
+
+def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "benchmarks", *args], capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"}, timeout=300)
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["distill", "randm"], "did you mean 'random'"),
+    (["distill", "random", "--dataset", "mnst"], "did you mean 'mnist'"),
+    (["distill", "random", "--param", "oops"], "key=value"),
+    (["evaluate", "no/such/artifact.json"], "no artifact"),
+    (["run", "quik"], "did you mean 'quick'"),
+    (["list", "modles"], "invalid choice"),
+    (["distill", "random", "--ipc", "ten"], "invalid int value"),
+])
+def test_user_mistakes_give_one_line_and_exit_2(args, needle, tmp_path):
+    p = run_cli(*args, cwd=tmp_path)
+    assert p.returncode == 2, p.stderr
+    lines = [line for line in p.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("ddbench: error:"), p.stderr
+    assert needle in lines[0]
+    assert "Traceback" not in p.stderr
+
+
+@pytest.mark.parametrize("what", LISTS)
+def test_list(what, capsys):
+    assert main(["list", what]) == 0
+    assert capsys.readouterr().out.strip()
+
+
+def test_distill_then_evaluate(tmp_path, capsys):
+    assert main(["distill", "random", "--dataset", "digits", "--ipc", "2", "--out", str(tmp_path), "--device", "cpu"]) == 0
+    art = next(tmp_path.glob("*.json"))
+    capsys.readouterr()
+    assert main(["evaluate", str(art), "--model", "convnet3_w32", "--optimizer", "adam", "--steps", "10",
+                 "--batch-size", "10", "--device", "cpu", "--loss", "kl", "--loss-param", "T=2"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["config"]["loss"] == {"name": "kl", "params": {"T": 2, "t2": False}}
+    assert 0 <= out["metrics"]["test_acc"] <= 100
+
+
+def test_run_and_report_a_suite_file(tmp_path, capsys):
+    suite = tmp_path / "mini.toml"
+    suite.write_text('[grid]\ndatasets = ["digits"]\nmethods = ["random"]\nipc = [1]\nmodels = ["lenet"]\n'
+                     'optimizers = ["adam"]\nseeds = [0]\n[eval]\nsteps = 5\nbatch_size = 10\n')
+    out = tmp_path / "rep"
+    assert main(["run", str(suite), "--report-dir", str(out), "--no-progress", "--device", "cpu"]) == 0
+    assert (out / "leaderboard.md").exists() and len(list((out / "records").glob("*.json"))) == 1
+    assert main(["report", str(suite), "--report-dir", str(out)]) == 0

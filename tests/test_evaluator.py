@@ -1,0 +1,60 @@
+from dataclasses import replace
+
+import pytest
+import torch
+
+from benchmarks.artifact import DistilledSet
+from benchmarks.errors import UserError
+from benchmarks.evaluator import EvalConfig, evaluate
+from benchmarks.methods import Budget, run_method
+
+
+def test_full_digits_convnet3_is_accurate(digits, digits_full, cpu):
+    r = evaluate(digits_full, digits, EvalConfig(model="convnet3", optimizer="adam", steps=150, batch_size=64), cpu)
+    assert r["metrics"]["test_acc"] >= 95.0
+    cost = r["cost"]
+    assert cost["flops"] > cost["train_flops"] > 0 and cost["peak_mem_bytes"] > 0 and cost["images_per_s"] > 0
+
+
+def test_same_cell_twice_gives_the_same_metrics(digits, cpu):
+    ds = run_method("random", digits, Budget(5), 3, cpu)
+    cfg = EvalConfig(model="convnet3_w32", optimizer="momentum", steps=40, batch_size=32, seed=7, augment="dsa")
+    a, b = evaluate(ds, digits, cfg, cpu), evaluate(ds, digits, cfg, cpu)
+    assert a["metrics"] == b["metrics"]
+    c = evaluate(ds, digits, replace(cfg, seed=8), cpu)
+    assert c["metrics"]["final_loss"] != a["metrics"]["final_loss"]
+
+
+def test_lr_selection_reads_validation_only(digits, cpu):
+    ds = run_method("random", digits, Budget(5), 0, cpu)
+    cfg = EvalConfig(model="convnet3_w32", optimizer="adam", lr_grid=(0.1, 1.0, 10.0), steps=30, batch_size=32)
+    clean = evaluate(ds, digits, cfg, cpu)
+    # Scramble the test labels: if selection peeked at the test split, the chosen lr could change.
+    poisoned = replace(digits, test_y=digits.test_y[torch.randperm(len(digits.test_y), generator=torch.Generator().manual_seed(1))])
+    dirty = evaluate(ds, poisoned, cfg, cpu)
+    assert dirty["metrics"]["lr"] == clean["metrics"]["lr"]
+    assert dirty["metrics"]["lr_val_acc"] == clean["metrics"]["lr_val_acc"]
+    assert dirty["metrics"]["val_acc"] == clean["metrics"]["val_acc"]
+    assert len(clean["metrics"]["lr_val_acc"]) == 3
+    best = max(clean["metrics"]["lr_val_acc"].items(), key=lambda kv: kv[1])
+    assert float(best[0]) == pytest.approx(clean["metrics"]["lr"], rel=1e-5)
+
+
+def test_soft_labels_train(digits, cpu):
+    x = digits.train_x[:100]
+    soft = torch.nn.functional.one_hot(digits.train_y[:100], 10).float() * 0.9 + 0.01
+    ds = DistilledSet(x, soft, "soft", 10)
+    r = evaluate(ds, digits, EvalConfig(model="convnet3_w32", optimizer="adam", loss="soft_ce", steps=60, batch_size=50), cpu)
+    assert r["metrics"]["test_acc"] > 50
+
+
+def test_mismatched_artifact_is_a_user_error(digits, cpu):
+    ds = DistilledSet(torch.rand(4, 1, 28, 28), torch.arange(4), "hard", 10)
+    with pytest.raises(UserError, match="artifact is for"):
+        evaluate(ds, digits, EvalConfig(steps=1), cpu)
+
+
+def test_bad_config_values_are_user_errors(digits, digits_full, cpu):
+    for bad in (EvalConfig(steps=0), EvalConfig(precision="fp8"), EvalConfig(lr=-1.0), EvalConfig(optimizer="adma")):
+        with pytest.raises(UserError):
+            evaluate(digits_full, digits, bad, cpu)

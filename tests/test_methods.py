@@ -1,0 +1,48 @@
+import pytest
+import torch
+
+from baselines.herding import herd
+from benchmarks.errors import UserError
+from benchmarks.evaluator import EvalConfig, evaluate
+from benchmarks.methods import METHODS, Budget, run_method
+
+
+@pytest.mark.parametrize("name", METHODS.names())
+def test_every_method_makes_an_artifact_the_evaluator_trains_on(name, digits, cpu):
+    entry = METHODS.get(name)
+    params = {"feature_steps": 20} if "feature_steps" in entry.params else {}
+    ds = run_method(name, digits, Budget(3), 0, cpu, params)
+    if entry.uses_ipc:
+        assert len(ds.images) == 3 * digits.num_classes
+        assert torch.equal(torch.bincount(ds.labels, minlength=10), torch.full((10,), 3))
+    assert ds.meta["method"] == name and ds.meta["dataset"] == "digits" and ds.meta["cost"]["wall_s"] >= 0
+    assert ds.label_kind == entry.label_kind
+    r = evaluate(ds, digits, EvalConfig(model="convnet3_w32", optimizer="adam", steps=20, batch_size=32), cpu)
+    assert 0 <= r["metrics"]["test_acc"] <= 100
+
+
+def test_random_is_seeded(digits, cpu):
+    a = run_method("random", digits, Budget(2), 5, cpu)
+    b = run_method("random", digits, Budget(2), 5, cpu)
+    c = run_method("random", digits, Budget(2), 6, cpu)
+    assert a.content_hash() == b.content_hash() != c.content_hash()
+
+
+def test_herding_tracks_the_mean():
+    g = torch.Generator().manual_seed(0)
+    feats = torch.randn(200, 5, generator=g)
+    chosen = herd(feats, 10)
+    assert len(set(chosen.tolist())) == 10
+    herded = (feats[chosen].mean(0) - feats.mean(0)).norm()
+    rand = torch.stack([(feats[torch.randperm(200, generator=g)[:10]].mean(0) - feats.mean(0)).norm() for _ in range(50)])
+    assert herded < rand.quantile(0.05)
+
+
+def test_unknown_method_parameter_is_a_user_error(digits, cpu):
+    with pytest.raises(UserError, match="no parameter"):
+        run_method("herding", digits, Budget(1), 0, cpu, {"feature_modle": "lenet"})
+
+
+def test_ipc_above_class_size_fails_clearly(digits, cpu):
+    with pytest.raises(ValueError, match="fewer than ipc"):
+        run_method("random", digits, Budget(1000), 0, cpu)

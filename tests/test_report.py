@@ -1,0 +1,49 @@
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from benchmarks.runner import run_suite
+from benchmarks.store import validate_record
+from benchmarks.suite import parse_suite
+from reports.generate import CSV_COLUMNS, write_report
+
+REPO = Path(__file__).resolve().parents[1]
+ISSUE_COLUMNS = ["suite", "dataset", "method", "ipc", "model", "optimizer", "loss", "seed", "status", "test_acc",
+                 "val_acc", "wall_s", "flops", "peak_mem_bytes"]
+
+
+@pytest.fixture(scope="module")
+def records_dir(tmp_path_factory, cpu):
+    d = tmp_path_factory.mktemp("records")
+    suite = parse_suite({"name": "mini", "grid": {"datasets": ["digits"], "methods": ["random", "full"], "ipc": [1],
+                                                   "models": ["lenet", "convnet3_w32"], "optimizers": ["adam"],
+                                                   "seeds": [0, 1]}, "eval": {"steps": 10, "batch_size": 10}})
+    run_suite(suite, d, cpu, progress=False)
+    return d
+
+
+def test_same_records_give_byte_identical_report(records_dir, tmp_path):
+    a = write_report("mini", records_dir, tmp_path / "a")
+    b = write_report("mini", records_dir, tmp_path / "b")
+    assert [p.name for p in a] == [p.name for p in b]
+    for pa, pb in zip(a, b, strict=True):
+        assert pa.read_bytes() == pb.read_bytes(), pa.name
+
+
+def test_report_contents(records_dir, tmp_path):
+    files = write_report("mini", records_dir, tmp_path)
+    assert {p.name for p in files} == {"leaderboard.md", "results.csv", "fig_accuracy_digits.png"}
+    df = pd.read_csv(tmp_path / "results.csv")
+    assert list(df.columns) == CSV_COLUMNS and set(ISSUE_COLUMNS) <= set(df.columns)
+    assert len(df) == 8 and set(df.method) == {"random", "full"}
+    md = (tmp_path / "leaderboard.md").read_text()
+    assert "(n=" in md or "(2)" in md
+    assert "Provenance" in md and "suite hash" in md
+
+
+def test_committed_records_are_valid():
+    files = sorted((REPO / "reports").glob("*/records/*.json"))
+    for f in files:
+        assert validate_record(json.loads(f.read_text())) == [], f

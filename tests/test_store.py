@@ -1,0 +1,80 @@
+import json
+
+import pytest
+
+from benchmarks.runner import run_suite
+from benchmarks.store import Store, cell_key, validate_record
+from benchmarks.suite import parse_suite
+
+TINY = {
+    "name": "tiny",
+    "grid": {"datasets": ["digits"], "methods": ["random"], "ipc": [2], "models": ["convnet3_w32"],
+             "optimizers": ["adam", "momentum"], "seeds": [0, 1]},
+    "eval": {"steps": 15, "batch_size": 20},
+}
+
+
+class Interrupt(KeyboardInterrupt):
+    pass
+
+
+def test_resume_after_interruption_loses_and_duplicates_nothing(tmp_path, cpu):
+    suite = parse_suite(TINY)
+    n = len(suite.cells())
+    seen = []
+
+    def stop_after_two(record):
+        seen.append(record["key"])
+        if len(seen) == 2:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        run_suite(suite, tmp_path, cpu, progress=False, on_record=stop_after_two)
+    store = Store(tmp_path)
+    assert store.keys() == set(seen)
+    before = {k: store.path(k).read_bytes() for k in seen}
+    counts = run_suite(suite, tmp_path, cpu, progress=False)
+    assert counts == {"cells": n, "skipped": 2, "ok": n - 2, "error": 0}
+    assert len(store.keys()) == n and len(list(tmp_path.iterdir())) == n  # no temp files, no duplicates
+    assert all(store.path(k).read_bytes() == before[k] for k in seen)  # nothing rewritten
+    again = run_suite(suite, tmp_path, cpu, progress=False)
+    assert again["skipped"] == n and again["ok"] == 0
+
+
+def test_a_failing_cell_becomes_an_error_record_and_the_suite_goes_on(tmp_path, cpu):
+    doc = json.loads(json.dumps(TINY))
+    doc["grid"]["models"] = ["convnet3_w32", "convnet4"]  # depth 4 at 16 px leaves 1x1 -> fine; force failure below
+    doc["grid"]["ipc"] = [2]
+    doc["eval"]["steps"] = 5
+    suite = parse_suite(doc)
+    import benchmarks.runner as runner
+
+    real = runner.evaluate
+
+    def flaky(ds, data, cfg, device):
+        if cfg.model == "convnet4":
+            raise RuntimeError("simulated out of memory")
+        return real(ds, data, cfg, device)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(runner, "evaluate", flaky)
+    try:
+        counts = run_suite(suite, tmp_path, cpu, progress=False)
+    finally:
+        mp.undo()
+    assert counts["error"] == counts["ok"] == len(suite.cells()) // 2
+    errors = [r for r in Store(tmp_path).records() if r["status"] == "error"]
+    assert all("simulated out of memory" in r["error"] for r in errors)
+    assert all(not validate_record(r) for r in Store(tmp_path).records())
+    # --retry-errors runs exactly the failed cells again
+    counts = run_suite(suite, tmp_path, cpu, progress=False, retry_errors=True)
+    assert counts["ok"] == len(errors) and counts["error"] == 0
+
+
+def test_records_are_validated_and_keyed_by_config():
+    rec = {"key": cell_key({"a": 1}), "schema": 1, "config": {"a": 1}, "status": "ok",
+           "metrics": {"test_acc": 50.0, "val_acc": 40.0}, "cost": {}, "provenance": {}}
+    assert validate_record(rec) == []
+    assert validate_record({**rec, "key": "x"}) == ["key does not match the hash of its config"]
+    assert validate_record({**rec, "metrics": {"test_acc": 0.5e3, "val_acc": 1}})
+    assert validate_record({**rec, "status": "error"}) == ["an error record needs its error message"]
