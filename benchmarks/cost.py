@@ -96,3 +96,31 @@ def provenance(device: torch.device) -> dict[str, Any]:
         "kornia": kornia.__version__,
         "device": device_name(device),
     }
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """Fast bf16 arithmetic: CUDA with bf16, or a CPU with AVX512-BF16 or AMX (else bf16 is emulated and slow)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        cpu = getattr(torch, "cpu", None)
+        checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+        return any(bool(getattr(cpu, c, lambda: False)()) for c in checks)
+    return False
+
+
+@lru_cache(maxsize=8)
+def matmul_peak_flops(device_str: str, precision: str) -> float:
+    """Measured FLOP/s of a 2048^3 matmul on this device and precision: the denominator of MFU."""
+    device = torch.device(device_str)
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    n = 2048
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    a @ b  # warm-up
+    best = float("inf")
+    for _ in range(3):
+        with timed(device) as t:
+            a @ b
+        best = min(best, t.seconds)
+    return 2 * n**3 / best

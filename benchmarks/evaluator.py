@@ -4,28 +4,46 @@ Data stay resident as tensors on the device (no DataLoader); minibatches are dra
 epoch-wise permutations; augmentation runs batched on the device before normalisation.
 Selection (the lr grid) reads the validation split only; the test split is read once, at the
 final step of the selected run. Every seed derives from ``EvalConfig.seed``.
+
+Two training paths give the same record: ``train`` (one model) and ``train_stacked`` (K models,
+e.g. K seeds, as one torch.func computation). Which one runs is decided by ``use_stacked``, from
+measurements in ``reports/bench/``; bf16 autocast likewise (``precision="auto"``).
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.func import functional_call, stack_module_state, vmap
 
 from benchmarks.artifact import DistilledSet
 from benchmarks.augment import build_augmentation
-from benchmarks.cost import count_flops, peak_memory_bytes, reset_peak_memory, timed
+from benchmarks.cost import bf16_supported, count_flops, matmul_peak_flops, peak_memory_bytes, reset_peak_memory, timed
 from benchmarks.data import RealData
 from benchmarks.errors import UserError
 from benchmarks.losses import LossSpec, Targets, resolve_loss
 from benchmarks.models import build_model
 from benchmarks.optim import OPTIMIZERS, build_optimizer, build_schedule
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16")
+# Where "auto" turns bf16 autocast on (only where the hardware has fast bf16, see cost.bf16_supported).
+# Set from reports/bench/evaluator.json: on this CPU class bf16 kept accuracy within the 0.3-point bar.
+BF16_BY_DEFAULT = {"cpu": True, "cuda": True}
+# Where stacking K models into one torch.func computation pays (reports/bench/evaluator.json):
+# on a 2-core CPU vmap'd convolutions ran slower than a loop, so the CPU trains one model at a time.
+STACKED_BY_DEFAULT = {"cpu": False, "cuda": True}
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    if precision != "auto":
+        return precision
+    return "bf16" if BF16_BY_DEFAULT.get(device.type, False) and bf16_supported(device) else "fp32"
 
 
 @dataclass(frozen=True)
@@ -43,9 +61,14 @@ class EvalConfig:
     steps: int = 300
     batch_size: int = 256
     seed: int = 0
-    precision: str = "fp32"
+    precision: str = "auto"
+    compile: bool = False  # torch.compile the model (pays only when its compile time is amortised)
     val_size: int = 2000  # a fixed subset of val used for selection and reporting
     eval_batch: int = 1024
+
+    def for_device(self, device: torch.device) -> EvalConfig:
+        """The config with machine-dependent choices (``precision="auto"``) made for ``device``."""
+        return replace(self, precision=resolve_precision(self.precision, device))
 
     def resolved(self) -> dict[str, Any]:
         """The config with defaults filled in (lr, loss params): what a record stores and hashes."""
@@ -83,28 +106,27 @@ class TrainResult:
     train_s: float = 0.0
     lr: float = 0.0
     history: list[float] = field(default_factory=list)
+    stacked: int = 1  # how many models were trained in the same computation
 
 
 def _autocast(device: torch.device, precision: str):
-    enabled = precision == "bf16"
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
-def _batches(n: int, batch: int, steps: int, gen: torch.Generator) -> list[Tensor]:
-    """Index batches for ``steps`` updates: epoch-wise permutations, each example once per epoch."""
-    out: list[Tensor] = []
+def _batches(n: int, batch: int, steps: int, gen: torch.Generator) -> Tensor:
+    """Index batches [steps, batch]: epoch-wise permutations, each example once per epoch."""
+    out = torch.empty(steps, batch, dtype=torch.long)
     perm = torch.randperm(n, generator=gen)
     pos = 0
-    for _ in range(steps):
+    for s in range(steps):
         if pos + batch > n:
             perm, pos = torch.randperm(n, generator=gen), 0
-        out.append(perm[pos : pos + batch])
+        out[s] = perm[pos : pos + batch]
         pos += batch
     return out
 
 
-def train(ds: DistilledSet, data: RealData, cfg: EvalConfig, lr: float, device: torch.device) -> TrainResult:
-    """Train a freshly initialised ``cfg.model`` on ``ds`` for ``cfg.steps`` optimizer steps."""
+def _check_fit(ds: DistilledSet, data: RealData) -> None:
     if ds.label_kind == "online":
         raise UserError("this artifact needs online relabelling by a teacher; this evaluator has no teacher support")
     if ds.num_classes != data.num_classes or tuple(ds.images.shape[1:]) != tuple(data.train_x.shape[1:]):
@@ -112,44 +134,174 @@ def train(ds: DistilledSet, data: RealData, cfg: EvalConfig, lr: float, device: 
             f"artifact is for {ds.num_classes} classes of {tuple(ds.images.shape[1:])} images, "
             f"but {data.name} has {data.num_classes} classes of {tuple(data.train_x.shape[1:])}"
         )
+
+
+@dataclass
+class _Setup:
+    """What one model's training needs, built identically for both paths."""
+
+    model: nn.Module
+    adaptation: str
+    x: Tensor
+    probs: Tensor
+    hard: Tensor | None
+    batches: Tensor
+
+
+def _setup(ds: DistilledSet, data: RealData, cfg: EvalConfig, device: torch.device) -> _Setup:
+    _check_fit(ds, data)
     torch.manual_seed(cfg.seed)
     model, adaptation = build_model(cfg.model, data.num_classes, data.channels, data.size)
-    model.to(device).train()
-    opt = build_optimizer(model, cfg.optimizer, lr, cfg.weight_decay)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    batches = _batches(len(ds.images), min(cfg.batch_size, len(ds.images)), cfg.steps, gen)
+    return _Setup(model.to(device).train(), adaptation, ds.images.to(device), ds.soft_targets().to(device),
+                  ds.labels.to(device) if ds.label_kind == "hard" else None, batches)
+
+
+def _run_steps(step: Callable[[int], Tensor], opt: torch.optim.Optimizer, sched: Any, steps: int,
+               device: torch.device) -> tuple[list[Tensor], bool, float]:
+    """The shared loop: step, optimizer update, schedule; loss (one per model) logged every 50 steps."""
+    history: list[Tensor] = []
+    diverged = False
+    with timed(device) as t:
+        for i in range(steps):
+            loss = step(i)
+            opt.step()
+            if sched is not None:
+                sched.step_update(i + 1)
+            if i % 50 == 0 or i == steps - 1:
+                history.append(loss.detach().float().cpu())
+                if not torch.isfinite(history[-1]).all():
+                    diverged = True
+                    break
+    return history, diverged, t.seconds
+
+
+def train(ds: DistilledSet, data: RealData, cfg: EvalConfig, lr: float, device: torch.device) -> TrainResult:
+    """Train a freshly initialised ``cfg.model`` on ``ds`` for ``cfg.steps`` optimizer steps."""
+    cfg = cfg.for_device(device)
+    s = _setup(ds, data, cfg, device)
+    opt = build_optimizer(s.model, cfg.optimizer, lr, cfg.weight_decay)
     sched = build_schedule(opt, cfg.schedule, cfg.steps)
     aug = build_augmentation(cfg.augment, data.channels, bool(data.info.get("hflip", False))).to(device)
     loss_fn = cfg.loss_spec()
-    x = ds.images.to(device)
-    probs = ds.soft_targets().to(device)
-    hard = ds.labels.to(device) if ds.label_kind == "hard" else None
-    gen = torch.Generator().manual_seed(cfg.seed)
-    batches = _batches(len(x), min(cfg.batch_size, len(x)), cfg.steps, gen)
+    forward = torch.compile(s.model) if cfg.compile else s.model
 
-    def step(idx: Tensor) -> Tensor:
-        xb = data.normalize(aug(x[idx]))
+    def step(i: int, fwd: Callable[[Tensor], Tensor] = forward) -> Tensor:
+        idx = s.batches[i].to(device)
         with _autocast(device, cfg.precision):
-            logits = model(xb)
-        loss = loss_fn(logits.float(), Targets(probs[idx], None if hard is None else hard[idx]))
+            logits = fwd(data.normalize(aug(s.x[idx])))
+        loss = loss_fn(logits.float(), Targets(s.probs[idx], None if s.hard is None else s.hard[idx]))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         return loss
 
-    flops = count_flops(lambda: step(batches[0]))  # counted on a throw-away step, then undone
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        flops = count_flops(lambda: step(0, s.model))  # a throw-away step: its gradients and RNG draws are undone
     opt.zero_grad(set_to_none=True)
-    history: list[float] = []
-    diverged = False
-    with timed(device) as t:
-        for i, idx in enumerate(batches):
-            loss = step(idx)
-            opt.step()
-            if sched is not None:
-                sched.step_update(i + 1)
-            if i % 50 == 0 or i == len(batches) - 1:
-                history.append(float(loss.detach()))
-                if not math.isfinite(history[-1]):
-                    diverged = True
-                    break
-    return TrainResult(model, history[-1], diverged, adaptation, flops, t.seconds, lr, history)
+    history, diverged, seconds = _run_steps(step, opt, sched, cfg.steps, device)
+    losses = [float(h) for h in history]
+    return TrainResult(s.model, losses[-1], diverged, s.adaptation, flops, seconds, lr, losses)
+
+
+def stackable(cfg: EvalConfig, data: RealData) -> bool:
+    """Can K copies of this cell's model train as one vmap'd computation? (no running stats,
+    an element-wise optimizer, no compile)."""
+    if cfg.compile or not OPTIMIZERS.get(cfg.optimizer).elementwise:
+        return False
+    model, _ = build_model(cfg.model, data.num_classes, data.channels, data.size)
+    return not any(b is not None for _, b in model.named_buffers()) and not any(
+        getattr(m, "track_running_stats", False) for m in model.modules()
+    )
+
+
+def use_stacked(cfgs: list[EvalConfig], data: RealData, device: torch.device) -> bool:
+    """The measured policy: stack where it pays on this device type and the cells allow it."""
+    return len(cfgs) > 1 and STACKED_BY_DEFAULT.get(device.type, False) and stackable(cfgs[0], data)
+
+
+def train_stacked(dss: list[DistilledSet], data: RealData, cfgs: list[EvalConfig], lr: float,
+                  device: torch.device) -> list[TrainResult]:
+    """Train K models (cells that differ only in seed and artifact) as one batched computation.
+
+    Each model keeps its own seeded initialisation, batch order and augmentation draws; the
+    summed loss has independent gradients per model, and an element-wise optimizer over the
+    stacked parameters updates each model exactly as its own optimizer would.
+    """
+    cfgs = [c.for_device(device) for c in cfgs]
+    cfg = cfgs[0]
+    if any(replace(c, seed=0) != replace(cfg, seed=0) for c in cfgs):
+        raise ValueError("train_stacked needs cells that differ only in their seed")
+    setups, rng = [], []
+    for ds, c in zip(dss, cfgs, strict=True):
+        setups.append(_setup(ds, data, c, device))
+        rng.append(_rng_state(device))  # each model's augmentation draws continue from its own seed
+    k = len(setups)
+    params, buffers = stack_module_state([s.model for s in setups])
+    params = {n: p.detach().clone().requires_grad_(True) for n, p in params.items()}
+    groups = [
+        {"params": [p for p in params.values() if p.ndim > 2], "weight_decay": cfg.weight_decay},
+        {"params": [p for p in params.values() if p.ndim <= 2], "weight_decay": 0.0},
+    ]
+    opt = build_optimizer([g for g in groups if g["params"]], cfg.optimizer, lr, cfg.weight_decay)
+    sched = build_schedule(opt, cfg.schedule, cfg.steps)
+    aug = build_augmentation(cfg.augment, data.channels, bool(data.info.get("hflip", False))).to(device)
+    loss_fn = cfg.loss_spec()
+    skeleton = copy.deepcopy(setups[0].model).to("meta")
+    forward = vmap(lambda p, b, xb: functional_call(skeleton, (p, b), (xb,)))
+    x = torch.stack([s.x for s in setups])
+    probs = torch.stack([s.probs for s in setups])
+    hard = None if setups[0].hard is None else torch.stack([s.hard for s in setups])  # type: ignore[misc]
+    batches = torch.stack([s.batches for s in setups]).to(device)  # [K, steps, B]
+    rows = torch.arange(k, device=device).unsqueeze(1)
+
+    def step(i: int) -> Tensor:
+        idx = batches[:, i]  # [K, B]
+        xb = x[rows, idx]
+        if not isinstance(aug, nn.Identity):
+            views = []
+            for j in range(k):
+                _set_rng_state(device, rng[j])
+                views.append(aug(xb[j]))
+                rng[j] = _rng_state(device)
+            xb = torch.stack(views)
+        xb = data.normalize(xb.flatten(0, 1)).unflatten(0, (k, -1))
+        with _autocast(device, cfg.precision):
+            logits = forward(params, buffers, xb).float()
+        losses = [loss_fn(logits[j], Targets(probs[j, idx[j]], None if hard is None else hard[j, idx[j]]))
+                  for j in range(k)]
+        per_model = torch.stack(losses)
+        opt.zero_grad(set_to_none=True)
+        per_model.sum().backward()  # model j's parameters only receive model j's gradient
+        return per_model
+
+    def one_model_step() -> None:  # FLOPs are counted as the per-model path does, on model 0
+        s, idx = setups[0], batches[0, 0]
+        with _autocast(device, cfg.precision):
+            logits = s.model(data.normalize(aug(s.x[idx]))).float()
+        loss_fn(logits, Targets(s.probs[idx], None if s.hard is None else s.hard[idx])).backward()
+
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        flops = count_flops(one_model_step)
+    setups[0].model.zero_grad(set_to_none=True)
+    history, diverged, seconds = _run_steps(step, opt, sched, cfg.steps, device)
+    results = []
+    for j, s in enumerate(setups):
+        s.model.load_state_dict({n: p[j].detach() for n, p in params.items()}, strict=False)
+        losses = [float(h[j]) for h in history]
+        results.append(TrainResult(s.model, losses[-1], diverged, s.adaptation, flops, seconds / k, lr,
+                                   losses, stacked=k))
+    return results
+
+
+def _rng_state(device: torch.device) -> tuple[Tensor, Tensor | None]:
+    return torch.get_rng_state(), torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+
+
+def _set_rng_state(device: torch.device, state: tuple[Tensor, Tensor | None]) -> None:
+    torch.set_rng_state(state[0])
+    if state[1] is not None:
+        torch.cuda.set_rng_state(state[1], device)
 
 
 @torch.inference_mode()
@@ -176,49 +328,78 @@ def val_subset(data: RealData, size: int) -> tuple[Tensor, Tensor]:
 
 def evaluate(ds: DistilledSet, data: RealData, cfg: EvalConfig, device: torch.device) -> dict[str, Any]:
     """Train (selecting lr on validation when a grid is given) and test once; metrics and cost."""
-    cfg.check()
+    return evaluate_seeds([ds], data, [cfg], device)[0]
+
+
+def evaluate_seeds(dss: list[DistilledSet], data: RealData, cfgs: list[EvalConfig],
+                   device: torch.device, stacked: bool | None = None) -> list[dict[str, Any]]:
+    """Evaluate cells that differ only in seed (and so artifact); stacked into one computation
+    where ``use_stacked`` says it pays (or as forced by ``stacked``)."""
+    cfgs = [c.for_device(device) for c in cfgs]
+    for c in cfgs:
+        c.check()
+    stack = use_stacked(cfgs, data, device) if stacked is None else stacked and len(cfgs) > 1
     reset_peak_memory(device)
-    vx, vy = val_subset(data, cfg.val_size)
-    base = cfg.base_lr()
-    grid = [base * m for m in cfg.lr_grid] or [base]
-    best: tuple[float, TrainResult] | None = None
-    tried: dict[str, float] = {}
-    train_s = 0.0
+    vx, vy = val_subset(data, cfgs[0].val_size)
+    base = cfgs[0].base_lr()
+    grid = [base * m for m in cfgs[0].lr_grid] or [base]
+    k = len(cfgs)
+    best: list[tuple[float, TrainResult] | None] = [None] * k
+    tried: list[dict[str, float]] = [{} for _ in range(k)]
+    train_s = [0.0] * k
     with timed(device) as total:
         for lr in grid:
-            res = train(ds, data, cfg, lr, device)
-            train_s += res.train_s
-            val = accuracy(res.model, data, vx, vy, device, cfg.precision, cfg.eval_batch)
-            tried[f"{lr:.6g}"] = round(val, 4)
-            if best is None or val > best[0]:
-                best = (val, res)
-        assert best is not None
-        val_acc, chosen = best
-        with timed(device) as test_t:
-            test_acc = accuracy(chosen.model, data, data.test_x, data.test_y, device, cfg.precision, cfg.eval_batch)
-        probe = data.test_x[: min(cfg.eval_batch, len(data.test_x))].to(device)
-        model = copy.deepcopy(chosen.model).eval()
-        with torch.inference_mode():
-            test_flops = count_flops(lambda: model(data.normalize(probe))) * len(data.test_x) // max(1, len(probe))
-    n_train = cfg.steps * min(cfg.batch_size, len(ds.images)) * len(grid)
-    train_flops = chosen.flops_per_step * cfg.steps * len(grid)
-    return {
-        "metrics": {
-            "test_acc": round(test_acc, 4),
-            "val_acc": round(val_acc, 4),
-            "final_loss": round(chosen.final_loss, 6) if math.isfinite(chosen.final_loss) else None,
-            "diverged": chosen.diverged,
-            "lr": chosen.lr,
-            "lr_val_acc": tried,
-        },
-        "cost": {
-            "wall_s": round(total.seconds, 3),
-            "train_s": round(train_s, 3),
-            "test_s": round(test_t.seconds, 3),
-            "flops": int(train_flops + test_flops),
-            "train_flops": int(train_flops),
-            "images_per_s": round(n_train / train_s, 1) if train_s > 0 else None,
-            "peak_mem_bytes": peak_memory_bytes(device),
-        },
-        "adaptation": chosen.adaptation,
-    }
+            runs = (train_stacked(dss, data, cfgs, lr, device) if stack
+                    else [train(ds, data, c, lr, device) for ds, c in zip(dss, cfgs, strict=True)])
+            for j, res in enumerate(runs):
+                train_s[j] += res.train_s
+                val = accuracy(res.model, data, vx, vy, device, cfgs[j].precision, cfgs[j].eval_batch)
+                tried[j][f"{lr:.6g}"] = round(val, 4)
+                if best[j] is None or val > best[j][0]:  # type: ignore[index]
+                    best[j] = (val, res)
+        tests = []
+        for j, c in enumerate(cfgs):
+            with timed(device) as test_t:
+                acc = accuracy(best[j][1].model, data, data.test_x, data.test_y, device, c.precision, c.eval_batch)  # type: ignore[index]
+            tests.append((acc, test_t.seconds))
+    test_flops = _test_flops(best[0][1].model, data, cfgs[0], device)  # type: ignore[index]
+    peak = matmul_peak_flops(str(device), cfgs[0].precision)
+    out = []
+    for j, c in enumerate(cfgs):
+        val_acc, chosen = best[j]  # type: ignore[misc]
+        test_acc, test_s = tests[j]
+        n_train = c.steps * min(c.batch_size, len(dss[j].images)) * len(grid)
+        train_flops = chosen.flops_per_step * c.steps * len(grid)
+        achieved = train_flops / train_s[j] if train_s[j] > 0 else 0.0
+        out.append({
+            "metrics": {
+                "test_acc": round(test_acc, 4),
+                "val_acc": round(val_acc, 4),
+                "final_loss": round(chosen.final_loss, 6) if math.isfinite(chosen.final_loss) else None,
+                "diverged": chosen.diverged,
+                "lr": chosen.lr,
+                "lr_val_acc": tried[j],
+            },
+            "cost": {
+                "wall_s": round(total.seconds / k, 3),
+                "train_s": round(train_s[j], 3),
+                "test_s": round(test_s, 3),
+                "flops": int(train_flops + test_flops),
+                "train_flops": int(train_flops),
+                "images_per_s": round(n_train / train_s[j], 1) if train_s[j] > 0 else None,
+                "achieved_flops_per_s": round(achieved, 1),
+                "mfu": round(achieved / peak, 4) if peak > 0 else None,
+                "matmul_peak_flops_per_s": round(peak, 1),
+                "peak_mem_bytes": peak_memory_bytes(device),
+                "stacked_models": chosen.stacked,
+            },
+            "adaptation": chosen.adaptation,
+        })
+    return out
+
+
+def _test_flops(model: nn.Module, data: RealData, cfg: EvalConfig, device: torch.device) -> int:
+    probe = data.test_x[: min(cfg.eval_batch, len(data.test_x))].to(device)
+    m = copy.deepcopy(model).eval()
+    with torch.inference_mode():
+        return count_flops(lambda: m(data.normalize(probe))) * len(data.test_x) // max(1, len(probe))

@@ -26,6 +26,7 @@ class OptimizerEntry:
     lr: float
     kwargs: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    elementwise: bool = True  # updates each weight from its own state only (so K stacked models stay independent)
 
 
 OPTIMIZERS: Registry[OptimizerEntry] = Registry("optimizer")
@@ -35,15 +36,16 @@ OPTIMIZERS.register("nesterov", OptimizerEntry("nesterov", 0.01, {"momentum": 0.
 OPTIMIZERS.register("adam", OptimizerEntry("adam", 1e-3, {}, "Adam"))
 OPTIMIZERS.register("adamw", OptimizerEntry("adamw", 1e-3, {}, "AdamW, decoupled weight decay"))
 OPTIMIZERS.register("rmsprop", OptimizerEntry("rmsprop", 5e-4, {}, "RMSprop (alpha 0.9)"))
-OPTIMIZERS.register("lamb", OptimizerEntry("lamb", 5e-3, {}, "LAMB, layer-wise adaptive Adam"))
+OPTIMIZERS.register("lamb", OptimizerEntry("lamb", 5e-3, {}, "LAMB, layer-wise adaptive Adam", elementwise=False))
 OPTIMIZERS.register("lion", OptimizerEntry("lion", 1e-4, {}, "Lion, sign momentum"))
 OPTIMIZERS.register("adan", OptimizerEntry("adan", 2e-3, {}, "Adan, adaptive Nesterov momentum"))
 OPTIMIZERS.register("radam", OptimizerEntry("radam", 1e-3, {}, "RAdam, rectified Adam"))
 OPTIMIZERS.register("adabelief", OptimizerEntry("adabelief", 1e-3, {}, "AdaBelief"))
 
 
-def build_optimizer(model: nn.Module, name: str, lr: float | None, weight_decay: float) -> Optimizer:
-    """A timm optimizer over ``model``'s parameters (no weight decay on norms and biases)."""
+def build_optimizer(model: nn.Module | list[dict[str, Any]], name: str, lr: float | None,
+                    weight_decay: float) -> Optimizer:
+    """A timm optimizer over a model (no weight decay on norms and biases) or explicit param groups."""
     entry = OPTIMIZERS.get(name)
     return create_optimizer_v2(
         model, opt=entry.timm_name, lr=entry.lr if lr is None else lr, weight_decay=weight_decay, **entry.kwargs

@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import traceback
+from collections import OrderedDict
 from collections.abc import Callable
-from itertools import groupby
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,13 @@ from benchmarks.artifact import DistilledSet, load_artifact
 from benchmarks.cost import provenance
 from benchmarks.data import load_dataset
 from benchmarks.errors import UserError
-from benchmarks.evaluator import evaluate
+from benchmarks.evaluator import evaluate_seeds
 from benchmarks.methods import Budget, run_method
 from benchmarks.paths import cache_dir
 from benchmarks.store import RECORD_SCHEMA, Store, cell_key
 from benchmarks.suite import Cell, Suite
+
+ARTIFACTS_IN_MEMORY = 8
 
 
 def distill_key(cfg: dict[str, Any]) -> str:
@@ -74,13 +77,43 @@ def _error_text(e: BaseException) -> str:
     return f"{type(e).__name__}: {e}{at}"
 
 
+def _seedless(cell: Cell) -> str:
+    cfg = cell.config
+    cfg = {**cfg, "seed": None, "eval": {**cfg["eval"], "seed": None}}
+    return json.dumps(cfg, sort_keys=True)
+
+
+def _evaluate_group(cells: list[Cell], dss: list[DistilledSet | None], errors: list[str | None],
+                    data_root: str | None, device: torch.device) -> list[tuple[dict[str, Any] | None, str | None]]:
+    """Evaluate cells that differ only in seed together (stacked where that pays); a failure is
+    retried cell by cell so that it is pinned to the cell that caused it."""
+    ready = [i for i, ds in enumerate(dss) if ds is not None]
+    out: list[tuple[dict[str, Any] | None, str | None]] = [(None, e) for e in errors]
+    if not ready:
+        return out
+    data = load_dataset(cells[0].dataset, data_root)
+    try:
+        results = evaluate_seeds([dss[i] for i in ready], data, [cells[i].eval for i in ready], device)  # type: ignore[misc]
+        for i, r in zip(ready, results, strict=True):
+            out[i] = (r, None)
+        return out
+    except Exception:
+        pass  # find out which cell failed, below
+    for i in ready:
+        try:
+            out[i] = (evaluate_seeds([dss[i]], data, [cells[i].eval], device)[0], None)  # type: ignore[list-item]
+        except Exception as e:
+            out[i] = (None, _error_text(e))
+    return out
+
+
 def run_suite(suite: Suite, records_dir: Path, device: torch.device, data_root: str | None = None,
               limit: int | None = None, retry_errors: bool = False, progress: bool = True,
               on_record: Callable[[dict[str, Any]], None] | None = None) -> dict[str, int]:
     """Run every cell not yet stored; returns counts of done / skipped / failed cells."""
     store = Store(records_dir)
     stored = store.keys()
-    cells = suite.cells()
+    cells = [replace(c, eval=c.eval.for_device(device)) for c in suite.cells()]
     todo = []
     for c in cells:
         k = cell_key(c.config)
@@ -89,22 +122,28 @@ def run_suite(suite: Suite, records_dir: Path, device: torch.device, data_root: 
         todo.append(c)
     if limit is not None:
         todo = todo[:limit]
+    groups: dict[str, list[Cell]] = {}
+    for c in todo:  # cells that differ only in seed run together, in first-seen order
+        groups.setdefault(_seedless(c), []).append(c)
     counts = {"cells": len(cells), "skipped": len(cells) - len(todo), "ok": 0, "error": 0}
+    artifacts: OrderedDict[str, tuple[DistilledSet | None, str | None]] = OrderedDict()
     bar = tqdm(total=len(todo), desc=suite.name, unit="cell", disable=not progress or not todo)
-    for _, group in groupby(todo, key=lambda c: distill_key(c.distill_config)):
-        group = list(group)
-        ds, distill_error = None, None
-        try:
-            ds = get_artifact(group[0], device, data_root)
-        except Exception as e:  # a failed distillation fails its cells, not the suite
-            distill_error = "distillation failed: " + _error_text(e)
+    for group in groups.values():
+        dss, errs = [], []
         for cell in group:
-            result, error = None, distill_error
-            if ds is not None:
+            dkey = distill_key(cell.distill_config)
+            if dkey not in artifacts:
                 try:
-                    result = evaluate(ds, load_dataset(cell.dataset, data_root), cell.eval, device)
-                except Exception as e:
-                    error = _error_text(e)
+                    artifacts[dkey] = (get_artifact(cell, device, data_root), None)
+                except Exception as e:  # a failed distillation fails its cells, not the suite
+                    artifacts[dkey] = (None, "distillation failed: " + _error_text(e))
+                while len(artifacts) > ARTIFACTS_IN_MEMORY:
+                    artifacts.popitem(last=False)
+            ds, err = artifacts[dkey]
+            dss.append(ds)
+            errs.append(err)
+        for cell, ds, (result, error) in zip(group, dss, _evaluate_group(group, dss, errs, data_root, device),
+                                             strict=True):
             record = make_record(cell, suite, device, ds, result, error)
             store.put(record)
             counts[record["status"]] += 1

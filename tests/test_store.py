@@ -49,15 +49,15 @@ def test_a_failing_cell_becomes_an_error_record_and_the_suite_goes_on(tmp_path, 
     suite = parse_suite(doc)
     import benchmarks.runner as runner
 
-    real = runner.evaluate
+    real = runner.evaluate_seeds
 
-    def flaky(ds, data, cfg, device):
-        if cfg.model == "convnet4":
+    def flaky(dss, data, cfgs, device, stacked=None):
+        if cfgs[0].model == "convnet4":
             raise RuntimeError("simulated out of memory")
-        return real(ds, data, cfg, device)
+        return real(dss, data, cfgs, device, stacked)
 
     mp = pytest.MonkeyPatch()
-    mp.setattr(runner, "evaluate", flaky)
+    mp.setattr(runner, "evaluate_seeds", flaky)
     try:
         counts = run_suite(suite, tmp_path, cpu, progress=False)
     finally:
