@@ -38,6 +38,12 @@ BF16_BY_DEFAULT = {"cpu": True, "cuda": True}
 # Where stacking K models into one torch.func computation pays (reports/bench/evaluator.json):
 # on a 2-core CPU vmap'd convolutions ran slower than a loop, so the CPU trains one model at a time.
 STACKED_BY_DEFAULT = {"cpu": False, "cuda": True}
+# Forward/backward in chunks of this many images (gradients accumulated: the same update for
+# batch-independent models) and test in batches of EVAL_BATCH: on a CPU, activations that stay
+# in cache beat one large batch (measured in reports/bench/); GPUs take the whole batch at once.
+MICRO_BATCH = {"cpu": 32}
+EVAL_BATCH = {"cpu": 64, "cuda": 1024}
+FLOP_PROBE = 4  # FLOPs are linear in the batch: count them on this many images and scale
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -63,8 +69,7 @@ class EvalConfig:
     seed: int = 0
     precision: str = "auto"
     compile: bool = False  # torch.compile the model (pays only when its compile time is amortised)
-    val_size: int = 2000  # a fixed subset of val used for selection and reporting
-    eval_batch: int = 1024
+    val_size: int = 1000  # a fixed subset of val used for selection and reporting
 
     def for_device(self, device: torch.device) -> EvalConfig:
         """The config with machine-dependent choices (``precision="auto"``) made for ``device``."""
@@ -76,7 +81,6 @@ class EvalConfig:
         d["lr"] = self.base_lr()
         d["lr_grid"] = list(self.lr_grid)
         d["loss"] = asdict(self.loss_spec())
-        d.pop("eval_batch")
         return d
 
     def base_lr(self) -> float:
@@ -177,6 +181,11 @@ def _run_steps(step: Callable[[int], Tensor], opt: torch.optim.Optimizer, sched:
     return history, diverged, t.seconds
 
 
+def batch_independent(model: nn.Module) -> bool:
+    """No layer couples the examples of a batch (BatchNorm does), so chunking a batch is exact."""
+    return not any(isinstance(m, nn.modules.batchnorm._NormBase) for m in model.modules())
+
+
 def train(ds: DistilledSet, data: RealData, cfg: EvalConfig, lr: float, device: torch.device) -> TrainResult:
     """Train a freshly initialised ``cfg.model`` on ``ds`` for ``cfg.steps`` optimizer steps."""
     cfg = cfg.for_device(device)
@@ -186,18 +195,29 @@ def train(ds: DistilledSet, data: RealData, cfg: EvalConfig, lr: float, device: 
     aug = build_augmentation(cfg.augment, data.channels, bool(data.info.get("hflip", False))).to(device)
     loss_fn = cfg.loss_spec()
     forward = torch.compile(s.model) if cfg.compile else s.model
+    batch = s.batches.shape[1]
+    chunk = MICRO_BATCH.get(device.type) if batch_independent(s.model) else None
+    chunk = min(chunk or batch, batch)
 
-    def step(i: int, fwd: Callable[[Tensor], Tensor] = forward) -> Tensor:
-        idx = s.batches[i].to(device)
-        with _autocast(device, cfg.precision):
-            logits = fwd(data.normalize(aug(s.x[idx])))
-        loss = loss_fn(logits.float(), Targets(s.probs[idx], None if s.hard is None else s.hard[idx]))
+    def step(i: int, fwd: Callable[[Tensor], Tensor] = forward, limit: int | None = None) -> Tensor:
+        idx = s.batches[i, :limit].to(device)
+        xb = data.normalize(aug(s.x[idx]))
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        return loss
+        total = torch.zeros((), device=device)
+        for part in torch.arange(len(idx), device=device).split(chunk):
+            with _autocast(device, cfg.precision):
+                logits = fwd(xb[part])
+            j = idx[part]
+            loss = loss_fn(logits.float(), Targets(s.probs[j], None if s.hard is None else s.hard[j]))
+            loss = loss * (len(part) / len(idx))  # every loss is a batch mean: chunks add up to it
+            loss.backward()
+            total += loss.detach()
+        return total
 
+    probe = min(FLOP_PROBE, batch)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        flops = count_flops(lambda: step(0, s.model))  # a throw-away step: its gradients and RNG draws are undone
+        # a throw-away step on a few images: its gradients and RNG draws are undone
+        flops = count_flops(lambda: step(0, s.model, probe)) * batch // probe
     opt.zero_grad(set_to_none=True)
     history, diverged, seconds = _run_steps(step, opt, sched, cfg.steps, device)
     losses = [float(h) for h in history]
@@ -275,14 +295,16 @@ def train_stacked(dss: list[DistilledSet], data: RealData, cfgs: list[EvalConfig
         per_model.sum().backward()  # model j's parameters only receive model j's gradient
         return per_model
 
+    probe = min(FLOP_PROBE, batches.shape[2])
+
     def one_model_step() -> None:  # FLOPs are counted as the per-model path does, on model 0
-        s, idx = setups[0], batches[0, 0]
+        s, idx = setups[0], batches[0, 0, :probe]
         with _autocast(device, cfg.precision):
             logits = s.model(data.normalize(aug(s.x[idx]))).float()
         loss_fn(logits, Targets(s.probs[idx], None if s.hard is None else s.hard[idx])).backward()
 
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        flops = count_flops(one_model_step)
+        flops = count_flops(one_model_step) * batches.shape[2] // probe
     setups[0].model.zero_grad(set_to_none=True)
     history, diverged, seconds = _run_steps(step, opt, sched, cfg.steps, device)
     results = []
@@ -306,8 +328,9 @@ def _set_rng_state(device: torch.device, state: tuple[Tensor, Tensor | None]) ->
 
 @torch.inference_mode()
 def accuracy(model: nn.Module, data: RealData, x: Tensor, y: Tensor, device: torch.device, precision: str,
-             batch: int = 1024) -> float:
-    """Top-1 accuracy in percent, in inference mode and large batches."""
+             batch: int | None = None) -> float:
+    """Top-1 accuracy in percent, in inference mode, in the device's best batch size."""
+    batch = batch or EVAL_BATCH.get(device.type, 256)
     model.eval()
     correct = 0
     for i in range(0, len(x), batch):
@@ -353,14 +376,14 @@ def evaluate_seeds(dss: list[DistilledSet], data: RealData, cfgs: list[EvalConfi
                     else [train(ds, data, c, lr, device) for ds, c in zip(dss, cfgs, strict=True)])
             for j, res in enumerate(runs):
                 train_s[j] += res.train_s
-                val = accuracy(res.model, data, vx, vy, device, cfgs[j].precision, cfgs[j].eval_batch)
+                val = accuracy(res.model, data, vx, vy, device, cfgs[j].precision)
                 tried[j][f"{lr:.6g}"] = round(val, 4)
                 if best[j] is None or val > best[j][0]:  # type: ignore[index]
                     best[j] = (val, res)
         tests = []
         for j, c in enumerate(cfgs):
             with timed(device) as test_t:
-                acc = accuracy(best[j][1].model, data, data.test_x, data.test_y, device, c.precision, c.eval_batch)  # type: ignore[index]
+                acc = accuracy(best[j][1].model, data, data.test_x, data.test_y, device, c.precision)  # type: ignore[index]
             tests.append((acc, test_t.seconds))
     test_flops = _test_flops(best[0][1].model, data, cfgs[0], device)  # type: ignore[index]
     peak = matmul_peak_flops(str(device), cfgs[0].precision)
@@ -399,7 +422,7 @@ def evaluate_seeds(dss: list[DistilledSet], data: RealData, cfgs: list[EvalConfi
 
 
 def _test_flops(model: nn.Module, data: RealData, cfg: EvalConfig, device: torch.device) -> int:
-    probe = data.test_x[: min(cfg.eval_batch, len(data.test_x))].to(device)
+    probe = data.test_x[:FLOP_PROBE].to(device)
     m = copy.deepcopy(model).eval()
     with torch.inference_mode():
         return count_flops(lambda: m(data.normalize(probe))) * len(data.test_x) // max(1, len(probe))

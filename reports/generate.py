@@ -20,11 +20,11 @@ from tabulate import tabulate  # noqa: E402
 
 # results.csv columns: later issues may add columns, never rename these.
 CSV_COLUMNS = [
-    "suite", "dataset", "method", "ipc", "model", "optimizer", "loss", "augment", "lr", "steps", "seed",
+    "suite", "dataset", "method", "ipc", "model", "optimizer", "loss", "augment", "lr", "steps", "precision", "seed",
     "status", "test_acc", "val_acc", "wall_s", "flops", "peak_mem_bytes", "distill_wall_s", "images_per_s",
     "label_kind", "label_bytes", "artifact", "key", "error",
 ]
-GROUP = ["dataset", "method", "ipc", "model", "optimizer", "loss", "augment"]
+GROUP = ["dataset", "method", "ipc", "model", "optimizer", "loss", "augment", "precision"]
 
 
 def load_records(records_dir: Path) -> list[dict[str, Any]]:
@@ -46,6 +46,7 @@ def to_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
             "suite": r["suite"], "dataset": c["dataset"], "method": c["method"],
             "ipc": c["ipc"] if c["ipc"] is not None else "all", "model": ev["model"], "optimizer": ev["optimizer"],
             "loss": loss_label(ev["loss"]), "augment": ev["augment"], "lr": m.get("lr", ev["lr"]), "steps": ev["steps"],
+            "precision": ev.get("precision"),
             "seed": ev["seed"], "status": r["status"], "test_acc": m.get("test_acc"), "val_acc": m.get("val_acc"),
             "wall_s": cost.get("wall_s"), "flops": cost.get("flops"), "peak_mem_bytes": cost.get("peak_mem_bytes"),
             "distill_wall_s": cost.get("distill_wall_s"), "images_per_s": cost.get("images_per_s"),
@@ -111,7 +112,7 @@ def leaderboard(df: pd.DataFrame, records: list[dict[str, Any]], suite: str) -> 
         lines += ["", "### By method x model (rows) and optimizer (columns)", ""]
         full = summarise(dd, GROUP)
         full["cell"] = [f"{m:.2f} ± {s:.2f} ({n})" for m, s, n in zip(full["mean"], full["std"], full["n"], strict=True)]
-        piv = full.pivot_table(index=["method", "ipc", "model", "loss", "augment"], columns="optimizer",
+        piv = full.pivot_table(index=["method", "ipc", "model", "loss", "augment", "precision"], columns="optimizer",
                                values="cell", aggfunc="first")
         piv = piv.reset_index()
         piv["_ipc"] = piv["ipc"].map(lambda v: 10**9 if v == "all" else int(v))
