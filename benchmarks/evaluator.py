@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import copy
 import math
+import os
+import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -42,8 +44,20 @@ STACKED_BY_DEFAULT = {"cpu": False, "cuda": True}
 # batch-independent models) and test in batches of EVAL_BATCH: on a CPU, activations that stay
 # in cache beat one large batch (measured in reports/bench/); GPUs take the whole batch at once.
 MICRO_BATCH = {"cpu": 32}
+# torch.compile by default where it paid with its compile time counted (reports/bench/): on the
+# CPU it roughly doubled ConvNet-3's training throughput; below this many training images per
+# model the ~10-25 s of compiling (once per process and architecture) is not won back.
+COMPILE_BY_DEFAULT = {"cpu": True}
+COMPILE_MIN_IMAGES = 20_000
 EVAL_BATCH = {"cpu": 64, "cuda": 1024}
 FLOP_PROBE = 4  # FLOPs are linear in the batch: count them on this many images and scale
+
+
+def resolve_compile(flag: bool | str, device: torch.device, images: int) -> bool:
+    if flag != "auto":
+        return bool(flag)
+    return (COMPILE_BY_DEFAULT.get(device.type, False) and images >= COMPILE_MIN_IMAGES
+            and shutil.which(os.environ.get("CXX", "g++")) is not None)
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -68,12 +82,13 @@ class EvalConfig:
     batch_size: int = 256
     seed: int = 0
     precision: str = "auto"
-    compile: bool = False  # torch.compile the model (pays only when its compile time is amortised)
+    compile: bool | str = "auto"  # torch.compile the model; "auto": where the benchmark showed it pays
     val_size: int = 1000  # a fixed subset of val used for selection and reporting
 
     def for_device(self, device: torch.device) -> EvalConfig:
         """The config with machine-dependent choices (``precision="auto"``) made for ``device``."""
-        return replace(self, precision=resolve_precision(self.precision, device))
+        return replace(self, precision=resolve_precision(self.precision, device),
+                       compile=resolve_compile(self.compile, device, self.steps * self.batch_size))
 
     def resolved(self) -> dict[str, Any]:
         """The config with defaults filled in (lr, loss params): what a record stores and hashes."""
@@ -111,6 +126,17 @@ class TrainResult:
     lr: float = 0.0
     history: list[float] = field(default_factory=list)
     stacked: int = 1  # how many models were trained in the same computation
+    predict: Callable[[Tensor], Tensor] | None = None  # the (possibly compiled) forward to test with
+
+
+def _compiled(model: nn.Module) -> nn.Module:
+    """torch.compile with room for the many architectures and shapes a suite runs in one process."""
+    import torch._dynamo
+
+    for knob in ("cache_size_limit", "recompile_limit"):
+        if hasattr(torch._dynamo.config, knob):
+            setattr(torch._dynamo.config, knob, max(64, getattr(torch._dynamo.config, knob)))
+    return torch.compile(model)
 
 
 def _autocast(device: torch.device, precision: str):
@@ -194,17 +220,17 @@ def train(ds: DistilledSet, data: RealData, cfg: EvalConfig, lr: float, device: 
     sched = build_schedule(opt, cfg.schedule, cfg.steps)
     aug = build_augmentation(cfg.augment, data.channels, bool(data.info.get("hflip", False))).to(device)
     loss_fn = cfg.loss_spec()
-    forward = torch.compile(s.model) if cfg.compile else s.model
+    forward = _compiled(s.model) if cfg.compile else s.model
     batch = s.batches.shape[1]
     chunk = MICRO_BATCH.get(device.type) if batch_independent(s.model) else None
-    chunk = min(chunk or batch, batch)
+    n_chunks = -(-batch // min(chunk or batch, batch))  # equal chunks: few distinct shapes to compile
 
     def step(i: int, fwd: Callable[[Tensor], Tensor] = forward, limit: int | None = None) -> Tensor:
         idx = s.batches[i, :limit].to(device)
         xb = data.normalize(aug(s.x[idx]))
         opt.zero_grad(set_to_none=True)
         total = torch.zeros((), device=device)
-        for part in torch.arange(len(idx), device=device).split(chunk):
+        for part in torch.arange(len(idx), device=device).tensor_split(min(n_chunks, len(idx))):
             with _autocast(device, cfg.precision):
                 logits = fwd(xb[part])
             j = idx[part]
@@ -221,7 +247,7 @@ def train(ds: DistilledSet, data: RealData, cfg: EvalConfig, lr: float, device: 
     opt.zero_grad(set_to_none=True)
     history, diverged, seconds = _run_steps(step, opt, sched, cfg.steps, device)
     losses = [float(h) for h in history]
-    return TrainResult(s.model, losses[-1], diverged, s.adaptation, flops, seconds, lr, losses)
+    return TrainResult(s.model, losses[-1], diverged, s.adaptation, flops, seconds, lr, losses, predict=forward)
 
 
 def stackable(cfg: EvalConfig, data: RealData) -> bool:
@@ -328,15 +354,16 @@ def _set_rng_state(device: torch.device, state: tuple[Tensor, Tensor | None]) ->
 
 @torch.inference_mode()
 def accuracy(model: nn.Module, data: RealData, x: Tensor, y: Tensor, device: torch.device, precision: str,
-             batch: int | None = None) -> float:
+             batch: int | None = None, predict: Callable[[Tensor], Tensor] | None = None) -> float:
     """Top-1 accuracy in percent, in inference mode, in the device's best batch size."""
     batch = batch or EVAL_BATCH.get(device.type, 256)
+    predict = model if predict is None else predict
     model.eval()
     correct = 0
     for i in range(0, len(x), batch):
         xb = data.normalize(x[i : i + batch].to(device))
         with _autocast(device, precision):
-            correct += int((model(xb).argmax(1).cpu() == y[i : i + batch]).sum())
+            correct += int((predict(xb).argmax(1).cpu() == y[i : i + batch]).sum())
     model.train()
     return 100.0 * correct / max(1, len(x))
 
@@ -376,14 +403,16 @@ def evaluate_seeds(dss: list[DistilledSet], data: RealData, cfgs: list[EvalConfi
                     else [train(ds, data, c, lr, device) for ds, c in zip(dss, cfgs, strict=True)])
             for j, res in enumerate(runs):
                 train_s[j] += res.train_s
-                val = accuracy(res.model, data, vx, vy, device, cfgs[j].precision)
+                val = accuracy(res.model, data, vx, vy, device, cfgs[j].precision, predict=res.predict)
                 tried[j][f"{lr:.6g}"] = round(val, 4)
                 if best[j] is None or val > best[j][0]:  # type: ignore[index]
                     best[j] = (val, res)
         tests = []
         for j, c in enumerate(cfgs):
             with timed(device) as test_t:
-                acc = accuracy(best[j][1].model, data, data.test_x, data.test_y, device, c.precision)  # type: ignore[index]
+                chosen = best[j][1]  # type: ignore[index]
+                acc = accuracy(chosen.model, data, data.test_x, data.test_y, device, c.precision,
+                               predict=chosen.predict)
             tests.append((acc, test_t.seconds))
     test_flops = _test_flops(best[0][1].model, data, cfgs[0], device)  # type: ignore[index]
     peak = matmul_peak_flops(str(device), cfgs[0].precision)

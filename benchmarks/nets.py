@@ -21,6 +21,17 @@ _NORMS = {
 }
 
 
+class AvgPool2x2(nn.Module):
+    """``nn.AvgPool2d(2)`` computed as the mean of four strided views: the same function (odd sizes
+    drop their last row / column, as AvgPool2d does), 1.5x faster to train on CPU in bf16
+    (measured, see reports/bench/)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
+        x = x[..., :h, :w]
+        return (x[..., 0::2, 0::2] + x[..., 1::2, 0::2] + x[..., 0::2, 1::2] + x[..., 1::2, 1::2]) * 0.25
+
+
 class _TimmLike(nn.Module):
     """Shared timm-style head API over ``self.features`` and ``self.head``."""
 
@@ -60,7 +71,7 @@ class ConvNet(_TimmLike):
         c, s = in_chans, img_size
         for d in range(depth):
             pad = 3 if (d == 0 and img_size == 28) else 1
-            layers += [nn.Conv2d(c, width, 3, padding=pad), _NORMS[norm](width), nn.ReLU(inplace=True), nn.AvgPool2d(2)]
+            layers += [nn.Conv2d(c, width, 3, padding=pad), _NORMS[norm](width), nn.ReLU(inplace=True), AvgPool2x2()]
             s = (s + 2 * pad - 2) // 2
             c = width
         if s < 1:

@@ -32,3 +32,16 @@ def test_small_stem_adaptation_is_recorded():
 def test_timm_names_outside_the_zoo_work():
     model, _ = build_model("resnet14t", 5, 3, 32)
     assert model(torch.rand(1, 3, 32, 32)).shape == (1, 5)
+
+
+@pytest.mark.parametrize("size", [8, 9, 16, 28])
+def test_fast_pool_is_avgpool(size):
+    from benchmarks.nets import AvgPool2x2
+
+    x = torch.randn(2, 3, size, size + 1, requires_grad=True)
+    ref = torch.nn.AvgPool2d(2)(x)
+    out = AvgPool2x2()(x)
+    assert out.shape == ref.shape and torch.allclose(out, ref, atol=1e-6)
+    g1, = torch.autograd.grad(ref.sum(), x)
+    g2, = torch.autograd.grad(out.sum(), x)
+    assert torch.allclose(g1, g2)

@@ -1,0 +1,243 @@
+"""Label distillation (Bohdal, Yang & Hospedales 2020): learn the labels of a few real base images.
+
+``ld`` is the second-order algorithm: an online learner takes a differentiable SGD step on a
+minibatch of base images with the current soft labels; the stepped learner's cross-entropy on a
+batch of real target images is back-propagated through that step into the labels (Adam, then a
+projection back onto the simplex). The learner itself keeps training on the base set and is reset
+when its moving-average target error stops improving; the reset lengths give the training length
+used to select labels on the validation split. Any registered model can be the learner
+(``torch.func.functional_call`` over its parameters).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.func import functional_call
+
+from benchmarks.artifact import DistilledSet
+from benchmarks.data import RealData
+from benchmarks.evaluator import EvalConfig, accuracy, train, val_subset
+from benchmarks.methods import Budget, register_method
+from benchmarks.models import build_model
+from methods.base_examples import select_base
+
+
+def default_inner_batch(n: int) -> int:
+    """The official code's inner minibatch size for N base examples (10 / 10 / 25 / 50 ...)."""
+    return 10 if n <= 20 else 25 if n <= 50 else 50
+
+
+def project_simplex(labels: Tensor) -> Tensor:
+    """Clamp to [0, 1] and renormalise each row (a zero row becomes uniform), as the paper does."""
+    y = labels.clamp(0.0, 1.0)
+    s = y.sum(1, keepdim=True)
+    return torch.where(s > 0, y / s.clamp_min(1e-12), torch.full_like(y, 1.0 / y.shape[1]))
+
+
+def soft_ce(logits: Tensor, probs: Tensor) -> Tensor:
+    return -(probs * F.log_softmax(logits, 1)).sum(1).mean()
+
+
+@dataclass
+class ResetTracker:
+    """Moving-average target error of the online learner; says when to reset it (no new minimum
+    within ``gap`` steps) and remembers how many steps each run took to reach its minimum."""
+
+    gap: int
+    errors: deque = field(default_factory=deque)
+    best: float = float("inf")
+    best_step: int = 0
+    step: int = 0
+    lengths: list[int] = field(default_factory=list)
+
+    def update(self, error: float) -> bool:
+        self.step += 1
+        self.errors.append(error)
+        if len(self.errors) > self.gap:
+            self.errors.popleft()
+        if len(self.errors) < self.gap:
+            return False
+        avg = statistics.fmean(self.errors)
+        if avg < self.best:
+            self.best, self.best_step = avg, self.step
+        if self.step - self.best_step >= self.gap:
+            self.lengths.append(self.best_step)
+            self.errors.clear()
+            self.best, self.best_step, self.step = float("inf"), 0, 0
+            return True
+        return False
+
+    def train_steps(self, fallback: int) -> int:
+        """Mean of the last three reset lengths: the training length the labels are judged at."""
+        return int(statistics.fmean(self.lengths[-3:])) if self.lengths else fallback
+
+
+@dataclass
+class Learner:
+    """The online learner: a model, its Adam state, and how to rebuild both on reset."""
+
+    make: Callable[[], nn.Module]
+    lr: float
+    model: nn.Module = field(init=False)
+    opt: torch.optim.Optimizer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.model = self.make()
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=self.lr)
+
+
+def meta_step(learner: Learner, labels: Tensor, xb: Tensor, xt: Tensor, yt: Tensor, inner_lr: float,
+              inner_batches: list[Tensor]) -> tuple[Tensor, Tensor]:
+    """Outer loss of the learner after ``inner_steps`` differentiable SGD steps on base minibatches;
+    returns (outer loss, gradient with respect to the labels)."""
+    model = learner.model
+    params = {n: p.detach().requires_grad_(True) for n, p in model.named_parameters()}
+    buffers = dict(model.named_buffers())
+    fast = params
+    for b in inner_batches:
+        inner = soft_ce(functional_call(model, (fast, buffers), (xb[b],)), labels[b])
+        grads = torch.autograd.grad(inner, list(fast.values()), create_graph=True)
+        fast = {n: p - inner_lr * g for (n, p), g in zip(fast.items(), grads, strict=True)}
+    outer = F.cross_entropy(functional_call(model, (fast, buffers), (xt,)), yt)
+    (label_grad,) = torch.autograd.grad(outer, labels)
+    return outer.detach(), label_grad
+
+
+def judge_labels(base: Tensor, labels: Tensor, data: RealData, learner: str, steps: int, batch: int, seed: int,
+                 device: torch.device, vx: Tensor, vy: Tensor) -> float:
+    """Validation accuracy of a fresh learner trained ``steps`` steps on (base, labels) with Adam
+    (un-normalised base images: the shared trainer normalises them)."""
+    ds = DistilledSet(base.cpu(), labels.detach().cpu(), "soft", data.num_classes)
+    cfg = EvalConfig(model=learner, optimizer="adam", lr=1e-3, weight_decay=0.0, schedule="constant",
+                     loss="soft_ce", steps=max(1, steps), batch_size=batch, seed=seed, precision="fp32")
+    return accuracy(train(ds, data, cfg, 1e-3, device).model, data, vx, vy, device, "fp32")
+
+
+@dataclass
+class SecondOrder:
+    """Bohdal et al.'s second-order meta-learner: labels get their gradient through the learner's
+    differentiable inner SGD step(s); the learner itself trains online with Adam."""
+
+    learner: Learner
+    inner_lr: float
+
+    def label_gradient(self, labels: Tensor, xb: Tensor, batches: list[Tensor], xt: Tensor,
+                       yt: Tensor) -> tuple[Tensor, Tensor]:
+        return meta_step(self.learner, labels, xb, xt, yt, self.inner_lr, batches)
+
+    def learner_update(self, xb: Tensor, batch: Tensor, labels: Tensor, xt: Tensor, yt: Tensor) -> float:
+        """One Adam step of the online learner on base examples; its error on the target batch."""
+        model = self.learner.model
+        loss = soft_ce(model(xb[batch]), labels[batch])
+        self.learner.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.learner.opt.step()
+        with torch.no_grad():
+            return float((model(xt).argmax(1) != yt).float().mean())
+
+    def reset(self) -> None:
+        self.learner.reset()
+
+
+class MetaLearner(Protocol):
+    def label_gradient(self, labels: Tensor, xb: Tensor, batches: list[Tensor], xt: Tensor,
+                       yt: Tensor) -> tuple[Tensor, Tensor]: ...
+
+    def learner_update(self, xb: Tensor, batch: Tensor, labels: Tensor, xt: Tensor, yt: Tensor) -> float: ...
+
+    def reset(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class LDSettings:
+    """The knobs both label-distillation variants share."""
+
+    learner: str
+    iterations: int
+    inner_steps: int
+    inner_batch: int
+    outer_batch: int
+    label_lr: float
+    base: str
+    stats_gap: int
+    select_every: int
+    val_size: int
+
+
+def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.device, s: LDSettings,
+                   make_meta: Callable[[Callable[[], nn.Module]], MetaLearner]) -> DistilledSet:
+    """The shared driver: base examples, uniform initial labels, Adam + simplex projection, online
+    learner with resets, and label / step-count selection on the validation split only."""
+    iterations = budget.iterations or s.iterations
+    base_idx = select_base(data, budget.ipc, s.base, seed, device)
+    n = len(base_idx)
+    xb = data.normalize(data.train_x[base_idx]).to(device)
+    inner_batch = min(s.inner_batch or default_inner_batch(n), n)
+    gap = s.stats_gap or (200 if n > 100 else 50)
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    meta = make_meta(lambda: build_model(s.learner, data.num_classes, data.channels, data.size)[0].to(device))
+    labels = torch.full((n, data.num_classes), 1.0 / data.num_classes, device=device, requires_grad=True)
+    label_opt = torch.optim.Adam([labels], lr=s.label_lr)
+    tracker = ResetTracker(gap)
+    vx, vy = val_subset(data, s.val_size)
+    best = (-1.0, labels.detach().clone(), 0, 0)
+    history: list[float] = []
+    start = time.perf_counter()
+    for it in range(1, iterations + 1):
+        t_idx = torch.randint(0, len(data.train_y), (s.outer_batch,), generator=gen)
+        xt = data.normalize(data.train_x[t_idx]).to(device)
+        yt = data.train_y[t_idx].to(device)
+        batches = [torch.randperm(n, generator=gen)[:inner_batch].to(device) for _ in range(s.inner_steps)]
+        outer, label_grad = meta.label_gradient(labels, xb, batches, xt, yt)
+        before = labels.detach().clone()
+        labels.grad = label_grad
+        label_opt.step()
+        with torch.no_grad():
+            labels.copy_(project_simplex(labels))
+        # the learner trains on the base set with the labels from before this update
+        if tracker.update(meta.learner_update(xb, batches[0], before, xt, yt)):
+            meta.reset()
+        history.append(float(outer))
+        if it % s.select_every == 0 or it == iterations:
+            steps = tracker.train_steps(fallback=max(gap, it))
+            val = judge_labels(data.train_x[base_idx], labels, data, s.learner, steps, inner_batch, seed, device,
+                               vx, vy)
+            if val > best[0]:
+                best = (val, labels.detach().clone(), steps, it)
+    wall = time.perf_counter() - start
+    val_acc, best_labels, best_steps, best_it = best
+    return DistilledSet(
+        images=data.train_x[base_idx].clone(), labels=project_simplex(best_labels).cpu(), label_kind="soft",
+        num_classes=data.num_classes,
+        meta={
+            "base_indices": base_idx.tolist(), "base_selection": s.base, "inner_batch": inner_batch,
+            "best_train_steps": best_steps, "best_iteration": best_it, "best_val_acc": round(val_acc, 4),
+            "reset_lengths": tracker.lengths, "outer_loss": [round(h, 5) for h in history[:: max(1, len(history) // 50)]],
+            "seconds_per_iteration": round(wall / iterations, 5),
+        },
+    )
+
+
+LD_DEFAULTS = dict(learner="lenet", iterations=2000, inner_steps=1, inner_batch=0, outer_batch=1024, label_lr=1e-3,
+                   base="balanced", stats_gap=0, select_every=250, val_size=2000)
+
+
+@register_method("ld", label_kind="soft", inner_lr=0.01, model_lr=1e-3, **LD_DEFAULTS,
+                 description="label distillation, second order: learned soft labels on real base images")
+def label_distillation(data: RealData, budget: Budget, seed: int, device: torch.device, inner_lr: float,
+                       model_lr: float, **settings: Any) -> DistilledSet:
+    return distill_labels(data, budget, seed, device, LDSettings(**settings),
+                          lambda make: SecondOrder(Learner(make, model_lr), inner_lr))

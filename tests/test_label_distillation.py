@@ -1,0 +1,98 @@
+"""Label distillation on real digits: simplex labels, meta-steps that help, agreeing ridge solvers."""
+
+import pytest
+import torch
+
+from benchmarks.errors import UserError
+from benchmarks.evaluator import EvalConfig, evaluate
+from benchmarks.methods import METHODS, Budget, MethodEntry, run_method
+from benchmarks.models import build_model
+from methods.base_examples import STRATEGIES, select_base
+from methods.label_distillation import Learner, ResetTracker, meta_step, project_simplex
+from methods.ridge_ld import ridge_analytic, ridge_cvxpy
+
+SMALL = {"iterations": 12, "outer_batch": 128, "select_every": 6, "val_size": 200}
+
+
+@pytest.mark.parametrize("method", ["ld", "ld_rr"])
+def test_labels_are_distributions_and_train_a_model(method, digits, cpu):
+    ds = run_method(method, digits, Budget(2), 0, cpu, SMALL)
+    assert ds.label_kind == "soft" and ds.labels.shape == (20, 10)
+    assert (ds.labels >= 0).all() and torch.allclose(ds.labels.sum(1), torch.ones(20), atol=1e-5)
+    assert not torch.allclose(ds.labels, torch.full_like(ds.labels, 0.1))  # they moved from uniform
+    assert ds.meta["best_train_steps"] > 0 and ds.meta["seconds_per_iteration"] > 0
+    r = evaluate(ds, digits, EvalConfig(model="convnet3_w32", optimizer="adam", loss="soft_ce", steps=30,
+                                        batch_size=10), cpu)
+    assert 0 <= r["metrics"]["test_acc"] <= 100
+
+
+def test_projection_keeps_the_simplex():
+    y = torch.tensor([[0.5, -0.2, 0.9], [0.0, 0.0, 0.0], [2.0, 1.0, 1.0]])
+    p = project_simplex(y)
+    assert (p >= 0).all() and torch.allclose(p.sum(1), torch.ones(3))
+    assert torch.allclose(p[1], torch.full((3,), 1 / 3))
+
+
+def test_a_few_meta_steps_lower_the_outer_loss(digits, cpu):
+    torch.manual_seed(0)
+    learner = Learner(lambda: build_model("lenet", 10, 1, 16)[0], 1e-3)
+    idx = select_base(digits, 2, "balanced", 0, cpu)
+    xb = digits.normalize(digits.train_x[idx])
+    xt, yt = digits.normalize(digits.train_x[:256]), digits.train_y[:256]
+    labels = torch.full((20, 10), 0.1, requires_grad=True)
+    opt = torch.optim.Adam([labels], lr=0.05)
+    batches = [torch.arange(20)]
+    first, _ = meta_step(learner, labels, xb, xt, yt, 0.5, batches)
+    for _ in range(15):
+        _, g = meta_step(learner, labels, xb, xt, yt, 0.5, batches)
+        labels.grad = g
+        opt.step()
+        with torch.no_grad():
+            labels.copy_(project_simplex(labels))
+    last, _ = meta_step(learner, labels, xb, xt, yt, 0.5, batches)
+    assert float(last) < float(first) - 1e-3
+
+
+def test_ridge_solvers_agree_in_values_and_gradients():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(12, 6, generator=g, dtype=torch.float64)
+    y = torch.softmax(torch.randn(12, 3, generator=g, dtype=torch.float64), 1)
+    ya, yc = y.clone().requires_grad_(True), y.clone().requires_grad_(True)
+    wa, wc = ridge_analytic(x, ya, 1.0), ridge_cvxpy(x, yc, 1.0)
+    assert torch.allclose(wa, wc, atol=1e-5)
+    probe = torch.randn(6, 3, generator=g, dtype=torch.float64)
+    (ga,) = torch.autograd.grad((wa * probe).sum(), ya)
+    (gc,) = torch.autograd.grad((wc * probe).sum(), yc)
+    assert torch.allclose(ga, gc, atol=1e-5)
+
+
+def test_reset_tracker_resets_after_a_plateau():
+    t = ResetTracker(gap=3)
+    errors = [0.9, 0.8, 0.7, 0.6, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]
+    resets = [t.update(e) for e in errors]
+    assert any(resets) and t.lengths and t.train_steps(99) == t.lengths[-1]
+
+
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_base_selection_strategies(strategy, digits, cpu):
+    idx = select_base(digits, 2, strategy, 0, cpu)
+    assert len(idx) == 20 and len(set(idx.tolist())) == 20
+    if strategy != "unbalanced":
+        assert torch.equal(torch.bincount(digits.train_y[idx], minlength=10), torch.full((10,), 2))
+    with pytest.raises(UserError, match="did you mean"):
+        select_base(digits, 2, strategy + "x", 0, cpu)
+
+
+@pytest.mark.parametrize("name", METHODS.names())
+def test_no_method_is_given_the_test_split(name, digits, cpu, monkeypatch):
+    entry = METHODS.get(name)
+    seen = {}
+
+    def spy(data, budget, seed, device, **params):
+        seen["test"] = len(data.test_x) + len(data.test_y)
+        return entry.fn(data, budget, seed, device, **params)
+
+    monkeypatch.setitem(METHODS._items, name, MethodEntry(spy, entry.params, entry.label_kind, entry.uses_ipc))
+    params = {k: v for k, v in {**SMALL, "feature_steps": 5}.items() if k in entry.params}
+    run_method(name, digits, Budget(1), 0, cpu, params)
+    assert seen["test"] == 0
