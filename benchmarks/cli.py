@@ -56,7 +56,10 @@ def build_parser() -> Parser:
 
     d = sub.add_parser("distill", help="distil a dataset with a method and save the artifact")
     d.add_argument("method")
-    d.add_argument("--dataset", default="digits")
+    d.add_argument("--dataset", "--target-dataset", dest="dataset", default="digits",
+                   help="the dataset whose classes are distilled (and evaluated)")
+    d.add_argument("--base-dataset", default=None,
+                   help="label distillation: take the base images from this dataset instead")
     d.add_argument("--ipc", type=int, default=10, help="images (base examples) per class")
     d.add_argument("--iterations", type=int, default=None, help="distillation compute budget, where the method has one")
     d.add_argument("--seed", type=int, default=0)
@@ -161,8 +164,11 @@ def cmd_distill(args: argparse.Namespace) -> None:
     from benchmarks.methods import Budget, run_method
 
     data = load_dataset(args.dataset, args.data_root)
+    params = parse_pairs(args.param, "--param")
+    if args.base_dataset:
+        params["base_dataset"] = args.base_dataset
     ds = run_method(args.method, data, Budget(args.ipc, args.iterations), args.seed, resolve_device(args.device),
-                    parse_pairs(args.param, "--param"))
+                    params)
     path = ds.save(args.out)
     print(f"{path}  ({len(ds.images)} images, {ds.label_kind} labels, {ds.meta['cost']['wall_s']:.1f}s)")
 

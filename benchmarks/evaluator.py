@@ -87,8 +87,7 @@ class EvalConfig:
 
     def for_device(self, device: torch.device) -> EvalConfig:
         """The config with machine-dependent choices (``precision="auto"``) made for ``device``."""
-        return replace(self, precision=resolve_precision(self.precision, device),
-                       compile=resolve_compile(self.compile, device, self.steps * self.batch_size))
+        return replace(self, precision=resolve_precision(self.precision, device))
 
     def resolved(self) -> dict[str, Any]:
         """The config with defaults filled in (lr, loss params): what a record stores and hashes."""
@@ -127,6 +126,7 @@ class TrainResult:
     history: list[float] = field(default_factory=list)
     stacked: int = 1  # how many models were trained in the same computation
     predict: Callable[[Tensor], Tensor] | None = None  # the (possibly compiled) forward to test with
+    compiled: bool = False
 
 
 def _compiled(model: nn.Module) -> nn.Module:
@@ -220,8 +220,9 @@ def train(ds: DistilledSet, data: RealData, cfg: EvalConfig, lr: float, device: 
     sched = build_schedule(opt, cfg.schedule, cfg.steps)
     aug = build_augmentation(cfg.augment, data.channels, bool(data.info.get("hflip", False))).to(device)
     loss_fn = cfg.loss_spec()
-    forward = _compiled(s.model) if cfg.compile else s.model
     batch = s.batches.shape[1]
+    compiled = resolve_compile(cfg.compile, device, cfg.steps * batch)
+    forward = _compiled(s.model) if compiled else s.model
     chunk = MICRO_BATCH.get(device.type) if batch_independent(s.model) else None
     n_chunks = -(-batch // min(chunk or batch, batch))  # equal chunks: few distinct shapes to compile
 
@@ -247,13 +248,14 @@ def train(ds: DistilledSet, data: RealData, cfg: EvalConfig, lr: float, device: 
     opt.zero_grad(set_to_none=True)
     history, diverged, seconds = _run_steps(step, opt, sched, cfg.steps, device)
     losses = [float(h) for h in history]
-    return TrainResult(s.model, losses[-1], diverged, s.adaptation, flops, seconds, lr, losses, predict=forward)
+    return TrainResult(s.model, losses[-1], diverged, s.adaptation, flops, seconds, lr, losses, predict=forward,
+                       compiled=compiled)
 
 
 def stackable(cfg: EvalConfig, data: RealData) -> bool:
     """Can K copies of this cell's model train as one vmap'd computation? (no running stats,
-    an element-wise optimizer, no compile)."""
-    if cfg.compile or not OPTIMIZERS.get(cfg.optimizer).elementwise:
+    an element-wise optimizer, not forced to compile; the stacked path itself never compiles)."""
+    if cfg.compile is True or not OPTIMIZERS.get(cfg.optimizer).elementwise:
         return False
     model, _ = build_model(cfg.model, data.num_classes, data.channels, data.size)
     return not any(b is not None for _, b in model.named_buffers()) and not any(
@@ -444,6 +446,7 @@ def evaluate_seeds(dss: list[DistilledSet], data: RealData, cfgs: list[EvalConfi
                 "matmul_peak_flops_per_s": round(peak, 1),
                 "peak_mem_bytes": peak_memory_bytes(device),
                 "stacked_models": chosen.stacked,
+                "compiled": chosen.compiled,
             },
             "adaptation": chosen.adaptation,
         })

@@ -24,11 +24,12 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from benchmarks.artifact import DistilledSet
-from benchmarks.data import RealData
+from benchmarks.data import RealData, load_dataset
+from benchmarks.errors import UserError
 from benchmarks.evaluator import EvalConfig, accuracy, train, val_subset
 from benchmarks.methods import Budget, register_method
 from benchmarks.models import build_model
-from methods.base_examples import select_base
+from methods.base_examples import select_base, to_target
 
 
 def default_inner_batch(n: int) -> int:
@@ -174,6 +175,7 @@ class LDSettings:
     stats_gap: int
     select_every: int
     val_size: int
+    base_dataset: str = ""
 
 
 def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.device, s: LDSettings,
@@ -181,9 +183,15 @@ def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.devi
     """The shared driver: base examples, uniform initial labels, Adam + simplex projection, online
     learner with resets, and label / step-count selection on the validation split only."""
     iterations = budget.iterations or s.iterations
-    base_idx = select_base(data, budget.ipc, s.base, seed, device)
+    if not budget.ipc:
+        raise UserError("label distillation needs a budget of base examples per class (ipc)")
+    source = data
+    if s.base_dataset and s.base_dataset != data.name:  # cross-dataset: base images from another set
+        source = load_dataset(s.base_dataset).for_distillation()
+    base_idx = select_base(source, budget.ipc * data.num_classes, s.base, seed, device)
+    base_images = to_target(source.train_x[base_idx], data)
     n = len(base_idx)
-    xb = data.normalize(data.train_x[base_idx]).to(device)
+    xb = data.normalize(base_images).to(device)
     inner_batch = min(s.inner_batch or default_inner_batch(n), n)
     gap = s.stats_gap or (200 if n > 100 else 50)
     gen = torch.Generator().manual_seed(seed)
@@ -213,17 +221,17 @@ def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.devi
         history.append(float(outer))
         if it % s.select_every == 0 or it == iterations:
             steps = tracker.train_steps(fallback=max(gap, it))
-            val = judge_labels(data.train_x[base_idx], labels, data, s.learner, steps, inner_batch, seed, device,
-                               vx, vy)
+            val = judge_labels(base_images, labels, data, s.learner, steps, inner_batch, seed, device, vx, vy)
             if val > best[0]:
                 best = (val, labels.detach().clone(), steps, it)
     wall = time.perf_counter() - start
     val_acc, best_labels, best_steps, best_it = best
     return DistilledSet(
-        images=data.train_x[base_idx].clone(), labels=project_simplex(best_labels).cpu(), label_kind="soft",
+        images=base_images.clone(), labels=project_simplex(best_labels).cpu(), label_kind="soft",
         num_classes=data.num_classes,
         meta={
-            "base_indices": base_idx.tolist(), "base_selection": s.base, "inner_batch": inner_batch,
+            "base_dataset": source.name, "base_indices": base_idx.tolist(), "base_selection": s.base,
+            "base_true_labels": source.train_y[base_idx].tolist(), "inner_batch": inner_batch,
             "best_train_steps": best_steps, "best_iteration": best_it, "best_val_acc": round(val_acc, 4),
             "reset_lengths": tracker.lengths, "outer_loss": [round(h, 5) for h in history[:: max(1, len(history) // 50)]],
             "seconds_per_iteration": round(wall / iterations, 5),
@@ -232,7 +240,7 @@ def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.devi
 
 
 LD_DEFAULTS = dict(learner="lenet", iterations=2000, inner_steps=1, inner_batch=0, outer_batch=1024, label_lr=1e-3,
-                   base="balanced", stats_gap=0, select_every=250, val_size=2000)
+                   base="balanced", stats_gap=0, select_every=250, val_size=2000, base_dataset="")
 
 
 @register_method("ld", label_kind="soft", inner_lr=0.01, model_lr=1e-3, **LD_DEFAULTS,

