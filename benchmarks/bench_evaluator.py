@@ -135,10 +135,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--resume", action="store_true", help="keep settings already in --out")
     p.add_argument("--no-levers", action="store_true")
     p.add_argument("--levers-only", action="store_true", help="(re)measure only the lever table")
+    p.add_argument("--markdown-only", action="store_true", help="rewrite the .md table from the JSON")
     p.add_argument("--device", default="cpu")
     args = p.parse_args(argv)
     device = resolve_device(args.device)
     out = Path(args.out)
+    if args.markdown_only:
+        out.with_suffix(".md").write_text(markdown(json.loads(out.read_text())))
+        return 0
     doc: dict[str, Any] = json.loads(out.read_text()) if args.resume and out.exists() else {}
     doc["metadata"] = machine_info(device)
     command = "python -m benchmarks.bench_evaluator " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -170,6 +174,30 @@ def _save(path: Path, doc: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     doc["settings"].sort(key=lambda s: (s["model"], s["ipc"]))
     path.write_text(json.dumps(doc, indent=1, sort_keys=True, allow_nan=False) + "\n")
+    path.with_suffix(".md").write_text(markdown(doc))
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    """A readable table of the benchmark JSON (generated from it, never edited by hand)."""
+    from tabulate import tabulate
+
+    m = doc["metadata"]
+    rows = [[s["model"], s["ipc"], s["steps"], s["n"], s["reference_models_per_hour"], s["ddbench_models_per_hour"],
+             s["speedup"], f"{s['reference_acc']:.2f} ± {s['reference_acc_std']:.2f}",
+             f"{s['ddbench_acc']:.2f} ± {s['ddbench_acc_std']:.2f}", s.get("bf16_minus_fp32", "-")]
+            for s in doc["settings"]]
+    lines = ["# Evaluator benchmark", "", doc.get("protocol", ""), "",
+             f"Machine: {m['cpu']}, {m['threads']} threads, torch {m['torch']}; measured matmul peak "
+             f"{m['matmul_peak_gflops_fp32']} GFLOP/s fp32, {m['matmul_peak_gflops_bf16']} GFLOP/s bf16; {m['date']}, "
+             f"commit {m['commit']}.", "",
+             tabulate(rows, headers=["model", "ipc", "steps", "n", "reference models/h", "ddbench models/h", "speed-up",
+                                     "reference acc", "ddbench acc", "bf16 - fp32 acc"], tablefmt="github")]
+    if doc.get("levers"):
+        lines += ["", "## Levers (ConvNet-3, IPC 10, added one at a time)", "",
+                  tabulate([[r["lever"], r["models"], r["models_per_hour"], r["acc"]] for r in doc["levers"]],
+                           headers=["lever", "models", "models/h", "test acc"], tablefmt="github")]
+    lines += ["", "Commands: " + "; ".join(f"`{c}`" for c in doc.get("commands", [])), ""]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -42,9 +42,9 @@ class LossEntry:
 LOSSES: Registry[LossEntry] = Registry("loss")
 
 
-def _ce(z: Tensor, t: Targets) -> Tensor:
+def _ce(z: Tensor, t: Targets, label_smoothing: float = 0.0) -> Tensor:
     hard = t.hard if t.hard is not None else t.probs.argmax(1)
-    return F.cross_entropy(z, hard)
+    return F.cross_entropy(z, hard, label_smoothing=label_smoothing)
 
 
 def _soft_ce(z: Tensor, t: Targets) -> Tensor:
@@ -64,7 +64,8 @@ def _mse(z: Tensor, t: Targets) -> Tensor:
     return F.mse_loss(F.softmax(z, 1), t.probs)
 
 
-LOSSES.register("ce", LossEntry(_ce, {}, "cross-entropy on hard labels (argmax of soft ones)"))
+LOSSES.register("ce", LossEntry(_ce, {"label_smoothing": 0.0},
+                                "cross-entropy on hard labels (argmax of soft ones), optional label smoothing"))
 LOSSES.register("soft_ce", LossEntry(_soft_ce, {}, "cross-entropy against the target distribution"))
 LOSSES.register("kl", LossEntry(_kl, {"T": 1.0, "t2": False}, "KL(target_T || student_T); no T^2 unless t2=true"))
 LOSSES.register("mse", LossEntry(_mse, {}, "mean squared error between softmax(student) and the target"))

@@ -30,7 +30,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 GRID_KEYS = ("datasets", "methods", "ipc", "models", "optimizers", "losses", "augment", "seeds")
-EVAL_KEYS = ("steps", "batch_size", "schedule", "weight_decay", "precision", "lr_grid", "val_size", "lr")
+EVAL_KEYS = ("steps", "batch_size", "schedule", "weight_decay", "precision", "lr_grid", "val_size", "lr", "compile",
+             "steps_from_artifact")
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ def to_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
         rows.append({
             "suite": r["suite"], "dataset": c["dataset"], "method": c["method"],
             "ipc": c["ipc"] if c["ipc"] is not None else "all", "model": ev["model"], "optimizer": ev["optimizer"],
-            "loss": loss_label(ev["loss"]), "augment": ev["augment"], "lr": m.get("lr", ev["lr"]), "steps": ev["steps"],
+            "loss": loss_label(ev["loss"]), "augment": ev["augment"], "lr": m.get("lr", ev["lr"]), "steps": m.get("steps", ev["steps"]),
             "precision": ev.get("precision"),
             "seed": ev["seed"], "status": r["status"], "test_acc": m.get("test_acc"), "val_acc": m.get("val_acc"),
             "wall_s": cost.get("wall_s"), "flops": cost.get("flops"), "peak_mem_bytes": cost.get("peak_mem_bytes"),
