@@ -10,10 +10,11 @@ from benchmarks.methods import METHODS, Budget, run_method
 @pytest.mark.parametrize("name", METHODS.names())
 def test_every_method_makes_an_artifact_the_evaluator_trains_on(name, digits, cpu):
     entry = METHODS.get(name)
-    params = {"feature_steps": 20} if "feature_steps" in entry.params else {}
-    ds = run_method(name, digits, Budget(3), 0, cpu, params)
+    small = {"feature_steps": 20, "iterations": 6, "outer_batch": 64, "select_every": 3, "val_size": 100}
+    ds = run_method(name, digits, Budget(3), 0, cpu, {k: v for k, v in small.items() if k in entry.params})
     if entry.uses_ipc:
         assert len(ds.images) == 3 * digits.num_classes
+    if entry.uses_ipc and entry.label_kind == "hard":
         assert torch.equal(torch.bincount(ds.labels, minlength=10), torch.full((10,), 3))
     assert ds.meta["method"] == name and ds.meta["dataset"] == "digits" and ds.meta["cost"]["wall_s"] >= 0
     assert ds.label_kind == entry.label_kind

@@ -7,10 +7,10 @@ from benchmarks.suite import load_suite, packaged_suites, parse_suite
 def test_quick_suite_meets_the_spec():
     s = load_suite("quick")
     g = s.grid
-    assert g["datasets"] == ["digits"] and set(g["methods"]) == {"random", "herding", "full"}
+    assert g["datasets"] == ["digits"] and {"random", "herding", "full"} <= set(g["methods"])
     assert set(g["ipc"]) == {1, 10} and len(g["models"]) >= 3 and len(g["optimizers"]) >= 3 and len(g["seeds"]) >= 2
     cells = s.cells()
-    assert len({c.method for c in cells}) == 3
+    assert len({c.method for c in cells}) == len(g["methods"])
     assert all(c.ipc is None for c in cells if c.method == "full")
     assert len(cells) == len({str(c.config) for c in cells})
 
