@@ -52,12 +52,18 @@ def trained_embedder(data: RealData, model: str, steps: int, seed: int, device: 
     return train(full, data, cfg, cfg.base_lr(), device).model
 
 
+def feature_coreset(data: RealData, ipc: int, pick, feature_model: str, feature_steps: int, seed: int,
+                    device: torch.device) -> DistilledSet:
+    """Per-class ``pick(features, k)`` in the feature space of a trained ``feature_model``."""
+    net = trained_embedder(data, feature_model, feature_steps, seed, device)
+    feats = embed(net, data, data.train_x, device)
+    ds = per_class(data, ipc, lambda c, idx: idx[pick(feats[idx], ipc)])
+    ds.meta["embedder"] = {"model": feature_model, "steps": feature_steps}
+    return ds
+
+
 @register_method("herding", description="per-class herding in a trained network's feature space",
                  feature_model="convnet3", feature_steps=200)
 def herding(data: RealData, budget: Budget, seed: int, device: torch.device, feature_model: str,
             feature_steps: int) -> DistilledSet:
-    net = trained_embedder(data, feature_model, feature_steps, seed, device)
-    feats = embed(net, data, data.train_x, device)
-    ds = per_class(data, budget.ipc, lambda c, idx: idx[herd(feats[idx], budget.ipc)])
-    ds.meta["embedder"] = {"model": feature_model, "steps": feature_steps}
-    return ds
+    return feature_coreset(data, budget.ipc, herd, feature_model, feature_steps, seed, device)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from baselines.herding import embed, trained_embedder
-from baselines.selection import per_class
+from baselines.herding import feature_coreset
 from benchmarks.artifact import DistilledSet
 from benchmarks.data import RealData
 from benchmarks.methods import Budget, register_method
@@ -29,8 +28,4 @@ def kcenter(features: Tensor, k: int) -> Tensor:
                  feature_model="convnet3", feature_steps=200)
 def kcenter_method(data: RealData, budget: Budget, seed: int, device: torch.device, feature_model: str,
                    feature_steps: int) -> DistilledSet:
-    net = trained_embedder(data, feature_model, feature_steps, seed, device)
-    feats = embed(net, data, data.train_x, device)
-    ds = per_class(data, budget.ipc, lambda c, idx: idx[kcenter(feats[idx], budget.ipc)])
-    ds.meta["embedder"] = {"model": feature_model, "steps": feature_steps}
-    return ds
+    return feature_coreset(data, budget.ipc, kcenter, feature_model, feature_steps, seed, device)
