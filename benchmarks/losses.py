@@ -47,8 +47,13 @@ def _ce(z: Tensor, t: Targets, label_smoothing: float = 0.0) -> Tensor:
     return F.cross_entropy(z, hard, label_smoothing=label_smoothing)
 
 
+def soft_cross_entropy(logits: Tensor, probs: Tensor) -> Tensor:
+    """Mean over the batch of -sum_k p_k log softmax(z)_k."""
+    return -(probs * F.log_softmax(logits, 1)).sum(1).mean()
+
+
 def _soft_ce(z: Tensor, t: Targets) -> Tensor:
-    return -(t.probs * F.log_softmax(z, 1)).sum(1).mean()
+    return soft_cross_entropy(z, t.probs)
 
 
 def _kl(z: Tensor, t: Targets, T: float = 1.0, t2: bool = False) -> Tensor:

@@ -27,6 +27,7 @@ from benchmarks.artifact import DistilledSet
 from benchmarks.data import RealData, load_dataset
 from benchmarks.errors import UserError
 from benchmarks.evaluator import EvalConfig, accuracy, train, val_subset
+from benchmarks.losses import soft_cross_entropy as soft_ce
 from benchmarks.methods import Budget, register_method
 from benchmarks.models import build_model
 from methods.base_examples import select_base, to_target
@@ -42,10 +43,6 @@ def project_simplex(labels: Tensor) -> Tensor:
     y = labels.clamp(0.0, 1.0)
     s = y.sum(1, keepdim=True)
     return torch.where(s > 0, y / s.clamp_min(1e-12), torch.full_like(y, 1.0 / y.shape[1]))
-
-
-def soft_ce(logits: Tensor, probs: Tensor) -> Tensor:
-    return -(probs * F.log_softmax(logits, 1)).sum(1).mean()
 
 
 @dataclass
