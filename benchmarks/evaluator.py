@@ -73,6 +73,10 @@ def resolve_precision(precision: str, device: torch.device, model: str = "") -> 
     return "bf16" if ok else "fp32"
 
 
+# EvalConfig fields that a record's config carries only when they differ from these defaults.
+OPTIONAL_FIELDS: dict[str, Any] = {"steps_offset": 0, "order_seed": None}
+
+
 @dataclass(frozen=True)
 class EvalConfig:
     """Everything that defines one evaluation (with the artifact, it is the cell)."""
@@ -92,6 +96,8 @@ class EvalConfig:
     compile: bool | str = "auto"  # torch.compile the model; "auto": where the benchmark showed it pays
     val_size: int = 1000  # a fixed subset of val used for selection and reporting
     steps_from_artifact: bool = False  # train for the step count the method chose on validation, if it has one
+    steps_offset: int = 0  # added to the step count (LD's robustness-to-training-length study)
+    order_seed: int | None = None  # seeds the example order separately from the initialisation (None: seed)
 
     def for_device(self, device: torch.device) -> EvalConfig:
         """The config with machine-dependent choices (``precision="auto"``) made for ``device``."""
@@ -100,6 +106,9 @@ class EvalConfig:
     def resolved(self) -> dict[str, Any]:
         """The config with defaults filled in (lr, loss params): what a record stores and hashes."""
         d = asdict(self)
+        for k, default in OPTIONAL_FIELDS.items():  # added later: absent at their default so old keys hold
+            if d[k] == default:
+                del d[k]
         d["lr"] = self.base_lr()
         d["lr_grid"] = list(self.lr_grid)
         d["loss"] = asdict(self.loss_spec())
@@ -191,7 +200,7 @@ def _setup(ds: DistilledSet, data: RealData, cfg: EvalConfig, device: torch.devi
     _check_fit(ds, data)
     torch.manual_seed(cfg.seed)
     model, adaptation = build_model(cfg.model, data.num_classes, data.channels, data.size)
-    gen = torch.Generator().manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed if cfg.order_seed is None else cfg.order_seed)
     batches = _batches(len(ds.images), min(cfg.batch_size, len(ds.images)), cfg.steps, gen)
     return _Setup(model.to(device).train(), adaptation, ds.images.to(device), ds.soft_targets().to(device),
                   ds.labels.to(device) if ds.label_kind == "hard" else None, batches)
@@ -283,7 +292,8 @@ def use_stacked(cfgs: list[EvalConfig], data: RealData, device: torch.device) ->
 def _artifact_steps(cfg: EvalConfig, ds: DistilledSet) -> EvalConfig:
     """The step budget a method chose on validation (label distillation's protocol), when asked for."""
     chosen = ds.meta.get("best_train_steps")
-    return replace(cfg, steps=int(chosen)) if cfg.steps_from_artifact and chosen else cfg
+    steps = int(chosen) if cfg.steps_from_artifact and chosen else cfg.steps
+    return replace(cfg, steps=max(1, steps + cfg.steps_offset), steps_offset=0)
 
 
 def train_stacked(dss: list[DistilledSet], data: RealData, cfgs: list[EvalConfig], lr: float,

@@ -29,14 +29,17 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-GRID_KEYS = ("datasets", "methods", "ipc", "models", "optimizers", "losses", "augment", "seeds")
+GRID_KEYS = ("datasets", "methods", "ipc", "models", "optimizers", "losses", "augment", "seeds", "eval_seeds")
 EVAL_KEYS = ("steps", "batch_size", "schedule", "weight_decay", "precision", "lr_grid", "val_size", "lr", "compile",
-             "steps_from_artifact")
+             "steps_from_artifact", "steps_offset", "order_seed")
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One evaluation: an artifact (dataset, method, params, ipc, seed) and an EvalConfig."""
+    """One evaluation: an artifact (dataset, method, params, ipc, distillation seed) and an EvalConfig.
+
+    ``seed`` seeds the distillation; ``eval.seed`` the evaluated model. They are equal unless the
+    suite asks for several evaluation repeats per artifact (``eval_seeds``), as the LD paper does."""
 
     dataset: str
     method: str
@@ -44,11 +47,16 @@ class Cell:
     ipc: int | None
     eval: EvalConfig
     iterations: int | None = None
+    seed: int | None = None  # None: the evaluation seed
+
+    @property
+    def distill_seed(self) -> int:
+        return self.eval.seed if self.seed is None else self.seed
 
     @property
     def distill_config(self) -> dict[str, Any]:
         return {"dataset": self.dataset, "method": self.method, "params": self.params, "ipc": self.ipc,
-                "iterations": self.iterations, "seed": self.eval.seed}
+                "iterations": self.iterations, "seed": self.distill_seed}
 
     @property
     def config(self) -> dict[str, Any]:
@@ -65,11 +73,12 @@ class Suite:
     method_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     iterations: int | None = None
     source: str = ""
+    sweep: dict[str, list[Any]] = field(default_factory=dict)  # extra evaluation axes: EvalConfig field -> values
 
     @property
     def hash(self) -> str:
         doc = {"name": self.name, "grid": self.grid, "eval": self.eval, "methods": self.method_params,
-               "iterations": self.iterations}
+               "iterations": self.iterations, **({"sweep": self.sweep} if self.sweep else {})}
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
     def cells(self) -> list[Cell]:
@@ -81,11 +90,16 @@ class Suite:
             if not entry.uses_ipc and ipc != g["ipc"][0]:
                 continue  # one budget-free artifact (e.g. `full`) per dataset and seed
             params = resolve_params(method, self.method_params.get(method))
-            for model, opt, loss, aug in itertools.product(g["models"], g["optimizers"], g["losses"], g["augment"]):
+            eval_seeds = g["eval_seeds"] or [seed]
+            sweeps = [dict(zip(self.sweep, vals, strict=True)) for vals in itertools.product(*self.sweep.values())]
+            for model, opt, loss, aug, es, extra in itertools.product(g["models"], g["optimizers"], g["losses"],
+                                                                      g["augment"], eval_seeds, sweeps):
                 lr = self.eval.get("lr", {}).get(opt)
-                ev = EvalConfig(model=model, optimizer=opt, lr=lr, loss=loss, augment=aug, seed=seed,
-                                **{k: (tuple(v) if k == "lr_grid" else v) for k, v in self.eval.items() if k != "lr"})
-                out.append(Cell(dataset, method, params, ipc if entry.uses_ipc else None, ev, self.iterations))
+                fixed = {k: (tuple(v) if k == "lr_grid" else v) for k, v in self.eval.items() if k != "lr"}
+                ev = EvalConfig(model=model, optimizer=opt, lr=lr, loss=loss, augment=aug, seed=es,
+                                **{**fixed, **extra})
+                out.append(Cell(dataset, method, params, ipc if entry.uses_ipc else None, ev, self.iterations,
+                                seed if g["eval_seeds"] else None))
         return out
 
 
@@ -123,7 +137,7 @@ def parse_suite(doc: dict[str, Any], default_name: str = "suite", source: str = 
         raise UserError(f"suite {default_name}: [grid] needs {', '.join(missing)}")
     grid = {k: _as_list(grid_doc.get(k, d)) for k, d in
             {"datasets": None, "methods": None, "ipc": [1], "models": None, "optimizers": None, "losses": ["ce"],
-             "augment": ["none"], "seeds": [0]}.items()}
+             "augment": ["none"], "seeds": [0], "eval_seeds": []}.items()}
     ev = dict(doc.get("eval", {}))
     bad_eval = set(ev) - set(EVAL_KEYS)
     if bad_eval:
@@ -132,10 +146,23 @@ def parse_suite(doc: dict[str, Any], default_name: str = "suite", source: str = 
     suite = Suite(
         name=str(doc.get("name", default_name)), description=str(doc.get("description", "")), grid=grid, eval=ev,
         method_params={k: dict(v) for k, v in doc.get("methods", {}).items()},
-        iterations=doc.get("iterations"), source=source,
+        iterations=doc.get("iterations"), source=source, sweep=_parse_sweep(doc.get("sweep", {}), default_name),
     )
     _check(suite)
     return suite
+
+
+SWEEPABLE = tuple(k for k in EVAL_KEYS if k not in ("lr", "lr_grid"))
+
+
+def _parse_sweep(doc: dict[str, Any], name: str) -> dict[str, list[Any]]:
+    """``[sweep]``: evaluation settings to vary (each a list), e.g. ``steps_offset = [-50, 0, 50]``."""
+    for k, v in doc.items():
+        if k not in SWEEPABLE:
+            raise UserError(f"suite {name}: [sweep] cannot vary {k!r}{suggest(k, SWEEPABLE)}; it varies {', '.join(SWEEPABLE)}")
+        if not isinstance(v, list) or not v:
+            raise UserError(f"suite {name}: [sweep] {k} must be a non-empty list")
+    return {k: list(v) for k, v in doc.items()}
 
 
 def _check(s: Suite) -> None:
@@ -156,7 +183,7 @@ def _check(s: Suite) -> None:
         resolve_loss(loss)
     for a in s.grid["augment"]:
         AUGMENTATIONS.get(a)
-    for k in ("ipc", "seeds"):
+    for k in ("ipc", "seeds", "eval_seeds"):
         if not all(isinstance(v, int) and v >= (1 if k == "ipc" else 0) for v in s.grid[k]):
             raise UserError(f"suite {s.name}: {k} must be a list of {'positive' if k == 'ipc' else 'non-negative'} integers")
     for m, params in s.method_params.items():
@@ -165,4 +192,8 @@ def _check(s: Suite) -> None:
         SCHEDULES.get(s.eval["schedule"])
     for o in s.eval.get("lr", {}):
         OPTIMIZERS.get(o)
-    EvalConfig(**{k: (tuple(v) if k == "lr_grid" else v) for k, v in s.eval.items() if k != "lr"}).check()
+    base = {k: (tuple(v) if k == "lr_grid" else v) for k, v in s.eval.items() if k != "lr"}
+    for k, values in s.sweep.items():
+        for v in values:
+            EvalConfig(**{**base, k: v}).check()
+    EvalConfig(**base).check()

@@ -97,9 +97,9 @@ class Learner:
 
 
 def meta_step(learner: Learner, labels: Tensor, xb: Tensor, xt: Tensor, yt: Tensor, inner_lr: float,
-              inner_batches: list[Tensor]) -> tuple[Tensor, Tensor]:
+              inner_batches: list[Tensor]) -> tuple[Tensor, Tensor, float]:
     """Outer loss of the learner after ``inner_steps`` differentiable SGD steps on base minibatches;
-    returns (outer loss, gradient with respect to the labels)."""
+    returns (outer loss, gradient with respect to the labels, target error of the stepped learner)."""
     model = learner.model
     params = {n: p.detach().requires_grad_(True) for n, p in model.named_parameters()}
     buffers = dict(model.named_buffers())
@@ -108,9 +108,23 @@ def meta_step(learner: Learner, labels: Tensor, xb: Tensor, xt: Tensor, yt: Tens
         inner = soft_ce(functional_call(model, (fast, buffers), (xb[b],)), labels[b])
         grads = torch.autograd.grad(inner, list(fast.values()), create_graph=True)
         fast = {n: p - inner_lr * g for (n, p), g in zip(fast.items(), grads, strict=True)}
-    outer = F.cross_entropy(functional_call(model, (fast, buffers), (xt,)), yt)
+    logits = functional_call(model, (fast, buffers), (xt,))
+    outer = F.cross_entropy(logits, yt)
     (label_grad,) = torch.autograd.grad(outer, labels)
-    return outer.detach(), label_grad
+    return outer.detach(), label_grad, float((logits.detach().argmax(1) != yt).float().mean())
+
+
+def initial_labels(s: LDSettings, true: Tensor, num_classes: int, same_dataset: bool) -> Tensor:
+    """Uniform 1/C (the paper: true labels are never used), or the base images' true labels smoothed
+    by ``init_smoothing`` (a warm start, only when base and target share their classes)."""
+    if s.label_init == "uniform":
+        return torch.full((len(true), num_classes), 1.0 / num_classes)
+    if s.label_init != "smoothed":
+        raise UserError(f"unknown label_init {s.label_init!r}; use 'uniform' or 'smoothed'")
+    if not same_dataset:
+        raise UserError("label_init='smoothed' needs base images from the target dataset; use 'uniform' cross-dataset")
+    eps = s.init_smoothing
+    return F.one_hot(true, num_classes).float() * (1 - eps) + eps / num_classes
 
 
 def judge_labels(base: Tensor, labels: Tensor, data: RealData, learner: str, steps: int, batch: int, seed: int,
@@ -130,20 +144,22 @@ class SecondOrder:
 
     learner: Learner
     inner_lr: float
+    target_error: float = 1.0
 
     def label_gradient(self, labels: Tensor, xb: Tensor, batches: list[Tensor], xt: Tensor,
                        yt: Tensor) -> tuple[Tensor, Tensor]:
-        return meta_step(self.learner, labels, xb, xt, yt, self.inner_lr, batches)
+        outer, grad, self.target_error = meta_step(self.learner, labels, xb, xt, yt, self.inner_lr, batches)
+        return outer, grad
 
     def learner_update(self, xb: Tensor, batch: Tensor, labels: Tensor, xt: Tensor, yt: Tensor) -> float:
-        """One Adam step of the online learner on base examples; its error on the target batch."""
+        """One Adam step of the online learner on base examples; returns its target-batch error,
+        measured on the meta-step's forward pass (one SGD step ahead) to save a second forward."""
         model = self.learner.model
         loss = soft_ce(model(xb[batch]), labels[batch])
         self.learner.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.learner.opt.step()
-        with torch.no_grad():
-            return float((model(xt).argmax(1) != yt).float().mean())
+        return self.target_error
 
     def reset(self) -> None:
         self.learner.reset()
@@ -173,6 +189,8 @@ class LDSettings:
     select_every: int
     val_size: int
     base_dataset: str = ""
+    label_init: str = "uniform"
+    init_smoothing: float = 0.1
 
 
 def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.device, s: LDSettings,
@@ -194,12 +212,13 @@ def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.devi
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     meta = make_meta(lambda: build_model(s.learner, data.num_classes, data.channels, data.size)[0].to(device))
-    labels = torch.full((n, data.num_classes), 1.0 / data.num_classes, device=device, requires_grad=True)
+    labels = initial_labels(s, source.train_y[base_idx], data.num_classes, source is data).to(device).requires_grad_(True)
     label_opt = torch.optim.Adam([labels], lr=s.label_lr)
     tracker = ResetTracker(gap)
     vx, vy = val_subset(data, s.val_size)
     best = (-1.0, labels.detach().clone(), 0, 0)
     history: list[float] = []
+    checks: list[list[float]] = []  # [iteration, train steps, val acc, seconds] at each selection point
     start = time.perf_counter()
     for it in range(1, iterations + 1):
         t_idx = torch.randint(0, len(data.train_y), (s.outer_batch,), generator=gen)
@@ -219,6 +238,7 @@ def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.devi
         if it % s.select_every == 0 or it == iterations:
             steps = tracker.train_steps(fallback=max(gap, it))
             val = judge_labels(base_images, labels, data, s.learner, steps, inner_batch, seed, device, vx, vy)
+            checks.append([it, steps, round(val, 4), round(time.perf_counter() - start, 2)])
             if val > best[0]:
                 best = (val, labels.detach().clone(), steps, it)
     wall = time.perf_counter() - start
@@ -231,13 +251,14 @@ def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.devi
             "base_true_labels": source.train_y[base_idx].tolist(), "inner_batch": inner_batch,
             "best_train_steps": best_steps, "best_iteration": best_it, "best_val_acc": round(val_acc, 4),
             "reset_lengths": tracker.lengths, "outer_loss": [round(h, 5) for h in history[:: max(1, len(history) // 50)]],
-            "seconds_per_iteration": round(wall / iterations, 5),
+            "seconds_per_iteration": round(wall / iterations, 5), "selection": checks,
         },
     )
 
 
 LD_DEFAULTS = dict(learner="lenet", iterations=2000, inner_steps=1, inner_batch=0, outer_batch=1024, label_lr=1e-3,
-                   base="balanced", stats_gap=0, select_every=250, val_size=2000, base_dataset="")
+                   base="balanced", stats_gap=0, select_every=250, val_size=2000, base_dataset="",
+                   label_init="uniform", init_smoothing=0.1)
 
 
 @register_method("ld", label_kind="soft", inner_lr=0.01, model_lr=1e-3, **LD_DEFAULTS,

@@ -22,7 +22,7 @@ from tabulate import tabulate  # noqa: E402
 CSV_COLUMNS = [
     "suite", "dataset", "method", "ipc", "model", "optimizer", "loss", "augment", "lr", "steps", "precision", "seed",
     "status", "test_acc", "val_acc", "wall_s", "flops", "peak_mem_bytes", "distill_wall_s", "images_per_s",
-    "label_kind", "label_bytes", "artifact", "key", "error",
+    "label_kind", "label_bytes", "artifact", "key", "error", "distill_seed",
 ]
 GROUP = ["dataset", "method", "ipc", "model", "optimizer", "loss", "augment", "precision"]
 
@@ -52,6 +52,7 @@ def to_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
             "distill_wall_s": cost.get("distill_wall_s"), "images_per_s": cost.get("images_per_s"),
             "label_kind": (r.get("artifact") or {}).get("label_kind"), "label_bytes": cost.get("label_bytes"),
             "artifact": (r.get("artifact") or {}).get("hash"), "key": r["key"], "error": r.get("error"),
+            "distill_seed": c.get("seed"),
         })
     df = pd.DataFrame(rows, columns=CSV_COLUMNS)
     df["ipc_sort"] = df["ipc"].map(lambda v: 10**9 if v == "all" else int(v))

@@ -5,7 +5,7 @@ import torch
 
 from benchmarks.artifact import DistilledSet
 from benchmarks.errors import UserError
-from benchmarks.evaluator import EvalConfig, evaluate
+from benchmarks.evaluator import EvalConfig, evaluate, train
 from benchmarks.methods import Budget, run_method
 
 
@@ -58,3 +58,22 @@ def test_bad_config_values_are_user_errors(digits, digits_full, cpu):
     for bad in (EvalConfig(steps=0), EvalConfig(precision="fp8"), EvalConfig(lr=-1.0), EvalConfig(optimizer="adma")):
         with pytest.raises(UserError):
             evaluate(digits_full, digits, bad, cpu)
+
+
+def test_steps_offset_shifts_the_chosen_training_length(digits_full, digits, cpu):
+    ds = DistilledSet(digits_full.images[:40], digits_full.labels[:40], "hard", 10, meta={"best_train_steps": 12})
+    cfg = EvalConfig(model="convnet3_w32", optimizer="adam", steps=50, batch_size=10, steps_from_artifact=True)
+    assert evaluate(ds, digits, cfg, cpu)["metrics"]["steps"] == 12
+    assert evaluate(ds, digits, replace(cfg, steps_offset=5), cpu)["metrics"]["steps"] == 17
+    assert evaluate(ds, digits, replace(cfg, steps_from_artifact=False, steps_offset=-45), cpu)["metrics"]["steps"] == 5
+
+
+def test_order_seed_changes_the_example_order_not_the_initialisation(digits_full, digits, cpu):
+    ds = DistilledSet(digits_full.images[:40], digits_full.labels[:40], "hard", 10)
+    cfg = EvalConfig(model="convnet3_w32", optimizer="adam", steps=3, batch_size=10, seed=1)
+    base = train(ds, digits, cfg, 1e-3, cpu)
+    same_order = train(ds, digits, replace(cfg, order_seed=1), 1e-3, cpu)
+    other_order = train(ds, digits, replace(cfg, order_seed=2), 1e-3, cpu)
+    first = next(iter(base.model.state_dict().values()))
+    assert torch.equal(first, next(iter(same_order.model.state_dict().values())))
+    assert not torch.equal(first, next(iter(other_order.model.state_dict().values())))

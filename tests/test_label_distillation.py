@@ -42,14 +42,14 @@ def test_a_few_meta_steps_lower_the_outer_loss(digits, cpu):
     labels = torch.full((20, 10), 0.1, requires_grad=True)
     opt = torch.optim.Adam([labels], lr=0.05)
     batches = [torch.arange(20)]
-    first, _ = meta_step(learner, labels, xb, xt, yt, 0.5, batches)
+    first, _, _ = meta_step(learner, labels, xb, xt, yt, 0.5, batches)
     for _ in range(15):
-        _, g = meta_step(learner, labels, xb, xt, yt, 0.5, batches)
+        _, g, _ = meta_step(learner, labels, xb, xt, yt, 0.5, batches)
         labels.grad = g
         opt.step()
         with torch.no_grad():
             labels.copy_(project_simplex(labels))
-    last, _ = meta_step(learner, labels, xb, xt, yt, 0.5, batches)
+    last, _, _ = meta_step(learner, labels, xb, xt, yt, 0.5, batches)
     assert float(last) < float(first) - 1e-3
 
 
@@ -93,7 +93,7 @@ def test_no_method_is_given_the_test_split(name, digits, cpu, monkeypatch):
         return entry.fn(data, budget, seed, device, **params)
 
     monkeypatch.setitem(METHODS._items, name, MethodEntry(spy, entry.params, entry.label_kind, entry.uses_ipc))
-    params = {k: v for k, v in {**SMALL, "feature_steps": 5}.items() if k in entry.params}
+    params = {k: v for k, v in {**SMALL, "feature_steps": 5, "step_grid": [5]}.items() if k in entry.params}
     run_method(name, digits, Budget(1), 0, cpu, params)
     assert seen["test"] == 0
 
@@ -108,3 +108,23 @@ def test_cross_dataset_base_images_take_the_target_format(digits, cpu):
     mnist = load_dataset("mnist")
     assert len(ds.meta["base_true_labels"]) == 10 and set(ds.meta["base_true_labels"]) <= set(range(10))
     assert tuple(mnist.train_x.shape[1:]) == (1, 28, 28)  # resized from 28 to the target's 16
+
+
+@pytest.mark.parametrize("name", ["base_true", "base_smooth"])
+def test_true_label_baselines_use_lds_base_images(name, digits, cpu):
+    ld = run_method("ld", digits, Budget(2), 3, cpu, {**SMALL, "iterations": 2})
+    base = run_method(name, digits, Budget(2), 3, cpu, {"step_grid": [5, 20], "val_size": 200})
+    assert base.meta["base_indices"] == ld.meta["base_indices"]
+    assert torch.equal(base.images, ld.images)
+    probs = base.soft_targets()
+    true = torch.tensor(ld.meta["base_true_labels"])
+    assert torch.equal(probs.argmax(1), true)
+    assert probs.max() == pytest.approx(1.0 if name == "base_true" else 0.91)
+    assert base.meta["best_train_steps"] in (5, 20)
+
+
+def test_smoothed_label_init_starts_from_the_true_labels(digits, cpu):
+    ds = run_method("ld", digits, Budget(2), 0, cpu, {**SMALL, "iterations": 1, "label_init": "smoothed"})
+    assert torch.equal(ds.labels.argmax(1), torch.tensor(ds.meta["base_true_labels"]))
+    with pytest.raises(UserError, match="label_init"):
+        run_method("ld", digits, Budget(2), 0, cpu, {**SMALL, "label_init": "onehot"})

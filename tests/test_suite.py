@@ -42,3 +42,42 @@ def test_bad_suites_fail_before_running(doc, message):
 def test_unknown_suite_name():
     with pytest.raises(UserError, match="did you mean 'quick'"):
         load_suite("quik")
+
+
+def test_eval_seeds_repeat_evaluation_of_one_artifact_per_distillation_seed():
+    doc = {"grid": {"datasets": ["digits"], "methods": ["random"], "models": ["convnet3"], "optimizers": ["adam"],
+                    "seeds": [0, 1], "eval_seeds": [5, 6, 7]}}
+    cells = parse_suite(doc).cells()
+    assert len(cells) == 6 and len({str(c.config) for c in cells}) == 6
+    assert {str(c.distill_config) for c in cells if c.distill_seed == 0} != {str(c.distill_config) for c in cells if c.distill_seed == 1}
+    for seed in (0, 1):
+        mine = [c for c in cells if c.distill_seed == seed]
+        assert {c.eval.seed for c in mine} == {5, 6, 7}
+        assert len({str(c.distill_config) for c in mine}) == 1  # one artifact, three evaluations
+
+
+def test_without_eval_seeds_the_seed_drives_both():
+    doc = {"grid": {"datasets": ["digits"], "methods": ["random"], "models": ["convnet3"], "optimizers": ["adam"],
+                    "seeds": [3]}}
+    (cell,) = parse_suite(doc).cells()
+    assert cell.distill_seed == cell.eval.seed == 3 and cell.distill_config["seed"] == 3
+
+
+def test_sweep_varies_evaluation_settings_and_keeps_old_keys_stable():
+    grid = {"datasets": ["digits"], "methods": ["random"], "models": ["convnet3"], "optimizers": ["adam"]}
+    plain = parse_suite({"grid": grid}).cells()
+    swept = parse_suite({"grid": grid, "sweep": {"steps_offset": [-10, 0, 10], "order_seed": [None, 4]}}).cells()
+    assert len(swept) == 6 and {c.eval.steps_offset for c in swept} == {-10, 0, 10}
+    # the default point of a sweep is the same cell (and record key) as the plain suite's
+    same = [c for c in swept if c.eval.steps_offset == 0 and c.eval.order_seed is None]
+    assert [c.config for c in same] == [c.config for c in plain]
+    assert "steps_offset" not in plain[0].config["eval"]
+
+
+@pytest.mark.parametrize(("sweep", "message"), [({"step_offset": [1]}, "did you mean 'steps_offset'"),
+                                                 ({"steps_offset": 3}, "non-empty list"),
+                                                 ({"steps": [0]}, "must be positive")])
+def test_bad_sweeps_fail_before_running(sweep, message):
+    grid = {"datasets": ["digits"], "methods": ["random"], "models": ["convnet3"], "optimizers": ["adam"]}
+    with pytest.raises(UserError, match=message):
+        parse_suite({"grid": grid, "sweep": sweep})
