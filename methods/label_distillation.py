@@ -191,6 +191,7 @@ class LDSettings:
     base_dataset: str = ""
     label_init: str = "uniform"
     init_smoothing: float = 0.1
+    label_schedule: str = "constant"  # or "cosine": the label lr decays to 0 over the iterations
 
 
 def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.device, s: LDSettings,
@@ -214,6 +215,9 @@ def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.devi
     meta = make_meta(lambda: build_model(s.learner, data.num_classes, data.channels, data.size)[0].to(device))
     labels = initial_labels(s, source.train_y[base_idx], data.num_classes, source is data).to(device).requires_grad_(True)
     label_opt = torch.optim.Adam([labels], lr=s.label_lr)
+    if s.label_schedule not in ("constant", "cosine"):
+        raise UserError(f"unknown label_schedule {s.label_schedule!r}; use 'constant' or 'cosine'")
+    label_sched = torch.optim.lr_scheduler.CosineAnnealingLR(label_opt, iterations) if s.label_schedule == "cosine" else None
     tracker = ResetTracker(gap)
     vx, vy = val_subset(data, s.val_size)
     best = (-1.0, labels.detach().clone(), 0, 0)
@@ -229,6 +233,8 @@ def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.devi
         before = labels.detach().clone()
         labels.grad = label_grad
         label_opt.step()
+        if label_sched is not None:
+            label_sched.step()
         with torch.no_grad():
             labels.copy_(project_simplex(labels))
         # the learner trains on the base set with the labels from before this update
@@ -258,7 +264,7 @@ def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.devi
 
 LD_DEFAULTS = dict(learner="lenet", iterations=2000, inner_steps=1, inner_batch=0, outer_batch=1024, label_lr=1e-3,
                    base="balanced", stats_gap=0, select_every=250, val_size=2000, base_dataset="",
-                   label_init="uniform", init_smoothing=0.1)
+                   label_init="uniform", init_smoothing=0.1, label_schedule="constant")
 
 
 @register_method("ld", label_kind="soft", inner_lr=0.01, model_lr=1e-3, **LD_DEFAULTS,

@@ -11,18 +11,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import pandas as pd
+from tabulate import tabulate
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from tabulate import tabulate  # noqa: E402
+from benchmarks.artifact import load_artifact
+from reports import figures
 
 # results.csv columns: later issues may add columns, never rename these.
 CSV_COLUMNS = [
     "suite", "dataset", "method", "ipc", "model", "optimizer", "loss", "augment", "lr", "steps", "precision", "seed",
     "status", "test_acc", "val_acc", "wall_s", "flops", "peak_mem_bytes", "distill_wall_s", "images_per_s",
-    "label_kind", "label_bytes", "artifact", "key", "error", "distill_seed",
+    "label_kind", "label_bytes", "artifact", "key", "error", "distill_seed", "steps_offset", "order_seed",
 ]
 GROUP = ["dataset", "method", "ipc", "model", "optimizer", "loss", "augment", "precision"]
 
@@ -52,7 +51,7 @@ def to_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
             "distill_wall_s": cost.get("distill_wall_s"), "images_per_s": cost.get("images_per_s"),
             "label_kind": (r.get("artifact") or {}).get("label_kind"), "label_bytes": cost.get("label_bytes"),
             "artifact": (r.get("artifact") or {}).get("hash"), "key": r["key"], "error": r.get("error"),
-            "distill_seed": c.get("seed"),
+            "distill_seed": c.get("seed"), "steps_offset": ev.get("steps_offset", 0), "order_seed": ev.get("order_seed"),
         })
     df = pd.DataFrame(rows, columns=CSV_COLUMNS)
     df["ipc_sort"] = df["ipc"].map(lambda v: 10**9 if v == "all" else int(v))
@@ -125,6 +124,10 @@ def leaderboard(df: pd.DataFrame, records: list[dict[str, Any]], suite: str) -> 
             lines.append(tabulate(errors[["method", "ipc", "model", "optimizer", "seed", "error"]].values.tolist(),
                                   headers=["method", "ipc", "model", "optimizer", "seed", "error"], tablefmt="github"))
         lines += ["", f"![accuracy per method and model](fig_accuracy_{dataset}.png)", ""]
+        if dd["optimizer"].nunique() > 1:
+            lines += [f"![accuracy by optimizer](fig_by_optimizer_{dataset}.png)", ""]
+        if dd["steps_offset"].nunique() > 1:
+            lines += [f"![accuracy against the training length](fig_steps_offset_{dataset}.png)", ""]
     lines += ["## Provenance", ""] + provenance_block(records) + [""]
     return "\n".join(lines)
 
@@ -133,29 +136,6 @@ def _ipc_key(col: pd.Series) -> pd.Series:
     if col.name == "ipc":
         return col.map(lambda v: 10**9 if v == "all" else int(v))
     return col
-
-
-def figure(df: pd.DataFrame, dataset: str, path: Path) -> None:
-    """Grouped bars: test accuracy per model, one bar per method@ipc, std over optimizers and seeds."""
-    s = summarise(df[df.dataset == dataset], ["method", "ipc", "model"])
-    s["label"] = [f"{m}@{i}" for m, i in zip(s["method"], s["ipc"], strict=True)]
-    order = s.assign(k=s["ipc"].map(lambda v: 10**9 if v == "all" else int(v))).sort_values(["k", "method"])
-    labels = list(dict.fromkeys(order["label"]))
-    models = sorted(s["model"].unique())
-    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(models) * max(1, len(labels)) / 3), 4), dpi=100)
-    width = 0.8 / max(1, len(labels))
-    for j, lab in enumerate(labels):
-        sub = s[s.label == lab].set_index("model").reindex(models)
-        xs = [i + j * width for i in range(len(models))]
-        ax.bar(xs, sub["mean"].fillna(0), width, yerr=sub["std"].fillna(0), label=lab, capsize=2)
-    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(models))], models)
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_ylim(0, 100)
-    ax.set_title(f"{dataset}: test accuracy per method and model\n(mean ± std over optimizers and seeds)", fontsize=10)
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, metadata={"Software": None})
-    plt.close(fig)
 
 
 def write_report(suite: str, records_dir: Path, out_dir: Path) -> list[Path]:
@@ -169,7 +149,22 @@ def write_report(suite: str, records_dir: Path, out_dir: Path) -> list[Path]:
     md.write_text(leaderboard(df, records, suite) if records else f"# Leaderboard: `{suite}`\n\nNo records yet.\n")
     written = [md, csv]
     for dataset in sorted(df["dataset"].unique()):
-        png = out_dir / f"fig_accuracy_{dataset}.png"
-        figure(df, dataset, png)
+        dd = df[df.dataset == dataset]
+        plots = [(f"fig_accuracy_{dataset}.png", lambda p, d=dataset: figures.by_axis(df, d, "model", p))]
+        if dd["optimizer"].nunique() > 1:
+            plots.append((f"fig_by_optimizer_{dataset}.png", lambda p, d=dataset: figures.by_axis(df, d, "optimizer", p)))
+        if dd["steps_offset"].nunique() > 1:
+            plots.append((f"fig_steps_offset_{dataset}.png", lambda p, d=dataset: figures.by_steps_offset(df, d, p)))
+        for name, draw in plots:
+            draw(out_dir / name)
+            written.append(out_dir / name)
+    grids = []
+    for art in sorted((Path(records_dir).parent / "artifacts").glob("*.json")):  # committed artifacts
+        ds = load_artifact(art)
+        png = out_dir / f"fig_labels_{ds.meta.get('method')}_ipc{ds.meta.get('ipc')}_seed{ds.meta.get('seed')}.png"
+        figures.label_grid(ds, ds.meta.get("classes") or [str(c) for c in range(ds.num_classes)], png)
+        grids.append(f"![labels of {art.stem}]({png.name})")
         written.append(png)
+    if grids:
+        md.write_text(md.read_text() + "\n".join(["## Base images and their labels (committed artifacts)", "", *grids, ""]))
     return written

@@ -47,3 +47,22 @@ def test_committed_records_are_valid():
     files = sorted((REPO / "reports").glob("*/records/*.json"))
     for f in files:
         assert validate_record(json.loads(f.read_text())) == [], f
+
+
+def test_varied_axes_and_committed_artifacts_get_their_figures(tmp_path, cpu, digits):
+    from benchmarks.methods import Budget, run_method
+
+    records = tmp_path / "suite" / "records"
+    suite = parse_suite({"name": "flex", "grid": {"datasets": ["digits"], "methods": ["random"], "ipc": [1],
+                                                   "models": ["lenet"], "optimizers": ["adam", "sgd"],
+                                                   "seeds": [0], "eval_seeds": [0, 1]},
+                         "sweep": {"steps_offset": [0, 5]}, "eval": {"steps": 5, "batch_size": 10}})
+    run_suite(suite, records, cpu, progress=False)
+    ds = run_method("ld", digits, Budget(1), 0, cpu, {"iterations": 2, "outer_batch": 32, "select_every": 2,
+                                                       "val_size": 50})
+    ds.save(tmp_path / "suite" / "artifacts")
+    names = {p.name for p in write_report("flex", records, tmp_path / "out")}
+    assert {"fig_by_optimizer_digits.png", "fig_steps_offset_digits.png", "fig_labels_ld_ipc1_seed0.png"} <= names
+    df = pd.read_csv(tmp_path / "out" / "results.csv")
+    assert len(df) == 8 and set(df.steps_offset) == {0, 5} and set(df.distill_seed) == {0}
+    assert "fig_labels_ld_ipc1_seed0.png" in (tmp_path / "out" / "leaderboard.md").read_text()
