@@ -91,6 +91,8 @@ def build_parser() -> Parser:
     r.add_argument("--report-dir", default=None, help="default: reports/<suite>")
     r.add_argument("--limit", type=int, default=None, help="run at most this many missing cells")
     r.add_argument("--retry-errors", action="store_true", help="run cells stored with status error again")
+    r.add_argument("--shard", default=None, metavar="K/N",
+                   help="run only the K-th of N shares of the artifacts (0-based), to use N processes or machines")
     r.add_argument("--no-report", action="store_true")
     r.add_argument("--no-progress", action="store_true")
     _common(r)
@@ -210,7 +212,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     suite = load_suite(args.suite)
     records, report = _dirs(args, suite.name)
     counts = run_suite(suite, records, resolve_device(args.device), args.data_root, limit=args.limit,
-                       retry_errors=args.retry_errors, progress=not args.no_progress)
+                       retry_errors=args.retry_errors, progress=not args.no_progress, shard=parse_shard(args.shard))
     print(f"{suite.name}: {counts['cells']} cells, {counts['skipped']} already stored, "
           f"{counts['ok']} ran ok, {counts['error']} failed; records in {records}")
     if not args.no_report:
@@ -247,6 +249,19 @@ def cmd_download(args: argparse.Namespace) -> None:
 
 COMMANDS = {"list": cmd_list, "distill": cmd_distill, "evaluate": cmd_evaluate, "run": cmd_run,
             "report": cmd_report, "download": cmd_download}
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"1/3"`` -> (1, 3); a malformed or out-of-range shard is a user error."""
+    if text is None:
+        return None
+    try:
+        k, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise UserError(f"--shard takes K/N, e.g. 0/2 and 1/2 for two processes; got {text!r}") from None
+    if not 0 <= k < n:
+        raise UserError(f"--shard {text}: K must be in 0..N-1")
+    return k, n
 
 
 def main(argv: list[str] | None = None) -> int:

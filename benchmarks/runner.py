@@ -109,8 +109,10 @@ def _evaluate_group(cells: list[Cell], dss: list[DistilledSet | None], errors: l
 
 def run_suite(suite: Suite, records_dir: Path, device: torch.device, data_root: str | None = None,
               limit: int | None = None, retry_errors: bool = False, progress: bool = True,
-              on_record: Callable[[dict[str, Any]], None] | None = None) -> dict[str, int]:
-    """Run every cell not yet stored; returns counts of done / skipped / failed cells."""
+              on_record: Callable[[dict[str, Any]], None] | None = None,
+              shard: tuple[int, int] | None = None) -> dict[str, int]:
+    """Run every cell not yet stored; returns counts of done / skipped / failed cells. ``shard=(k, n)``
+    keeps the cells of every n-th artifact starting at the k-th, so n processes split a suite."""
     store = Store(records_dir)
     stored = store.keys()
     cells = [replace(c, eval=c.eval.for_device(device)) for c in suite.cells()]
@@ -120,6 +122,10 @@ def run_suite(suite: Suite, records_dir: Path, device: torch.device, data_root: 
         if k in stored and not (retry_errors and store.get(k)["status"] == "error"):
             continue
         todo.append(c)
+    if shard is not None:
+        order = list(dict.fromkeys(distill_key(c.distill_config) for c in cells))
+        mine = set(order[shard[0] :: shard[1]])
+        todo = [c for c in todo if distill_key(c.distill_config) in mine]
     if limit is not None:
         todo = todo[:limit]
     groups: dict[str, list[Cell]] = {}

@@ -273,3 +273,11 @@ def label_distillation(data: RealData, budget: Budget, seed: int, device: torch.
                        model_lr: float, **settings: Any) -> DistilledSet:
     return distill_labels(data, budget, seed, device, LDSettings(**settings),
                           lambda make: SecondOrder(Learner(make, model_lr), inner_lr))
+
+
+@register_method("ld_warm", label_kind="soft", inner_lr=0.01, model_lr=1e-3,
+                 **{**LD_DEFAULTS, "label_init": "smoothed", "label_schedule": "cosine"},
+                 description="label distillation warm-started from the base images' smoothed true labels")
+def label_distillation_warm(data: RealData, budget: Budget, seed: int, device: torch.device, inner_lr: float,
+                            model_lr: float, **settings: Any) -> DistilledSet:
+    return label_distillation(data, budget, seed, device, inner_lr, model_lr, **settings)
