@@ -21,6 +21,8 @@ def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
     (["run", "quik"], "did you mean 'quick'"),
     (["list", "modles"], "invalid choice"),
     (["distill", "random", "--ipc", "ten"], "invalid int value"),
+    (["run", "quick", "--shard", "2/2"], "K must be in"),
+    (["run", "quick", "--shard", "half"], "K/N"),
 ])
 def test_user_mistakes_give_one_line_and_exit_2(args, needle, tmp_path):
     p = run_cli(*args, cwd=tmp_path)
@@ -56,3 +58,16 @@ def test_run_and_report_a_suite_file(tmp_path, capsys):
     assert main(["run", str(suite), "--report-dir", str(out), "--no-progress", "--device", "cpu"]) == 0
     assert (out / "leaderboard.md").exists() and len(list((out / "records").glob("*.json"))) == 1
     assert main(["report", str(suite), "--report-dir", str(out)]) == 0
+
+
+def test_shards_split_a_suite_without_overlap(tmp_path):
+    suite = tmp_path / "mini.toml"
+    suite.write_text('[grid]\ndatasets = ["digits"]\nmethods = ["random"]\nipc = [1, 2, 3]\nmodels = ["lenet"]\n'
+                     'optimizers = ["adam"]\nseeds = [0, 1]\n[eval]\nsteps = 3\nbatch_size = 10\n')
+    out = tmp_path / "rep"
+    counts = []
+    for k in (0, 1):
+        assert main(["run", str(suite), "--report-dir", str(out), "--no-progress", "--device", "cpu",
+                     "--shard", f"{k}/2", "--no-report"]) == 0
+        counts.append(len(list((out / "records").glob("*.json"))))
+    assert counts == [3, 6]  # six artifacts, three per shard, together the whole suite
