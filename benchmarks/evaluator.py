@@ -293,7 +293,9 @@ def _artifact_steps(cfg: EvalConfig, ds: DistilledSet) -> EvalConfig:
     """The step budget a method chose on validation (label distillation's protocol), when asked for."""
     chosen = ds.meta.get("best_train_steps")
     steps = int(chosen) if cfg.steps_from_artifact and chosen else cfg.steps
-    return replace(cfg, steps=max(1, steps + cfg.steps_offset), steps_offset=0)
+    if cfg.steps_offset:  # a shifted length never drops below one step
+        steps = max(1, steps + cfg.steps_offset)
+    return replace(cfg, steps=steps, steps_offset=0)
 
 
 def train_stacked(dss: list[DistilledSet], data: RealData, cfgs: list[EvalConfig], lr: float,
