@@ -74,8 +74,11 @@ def by_steps_offset(df: pd.DataFrame, dataset: str, path: Path) -> None:
 
 def label_grid(ds: DistilledSet, classes: list[str], path: Path, max_images: int = 20) -> None:
     """Base images with their (learned) label distributions as bars under each image."""
-    n = min(max_images, len(ds.images))
-    order = sorted(range(len(ds.images)), key=lambda i: (int(ds.meta.get("base_true_labels", [0] * len(ds.images))[i]), i))[:n]
+    true_all = ds.meta.get("base_true_labels") or [0] * len(ds.images)
+    rank = {i: sum(1 for j in range(i) if true_all[j] == true_all[i]) for i in range(len(ds.images))}
+    picked = sorted(range(len(ds.images)), key=lambda i: (rank[i], true_all[i]))[:max_images]  # every class first
+    order = sorted(picked, key=lambda i: (true_all[i], i))
+    n = len(order)
     cols = min(10, n)
     rows = -(-n // cols)
     probs = ds.soft_targets()
