@@ -69,11 +69,52 @@ def _mse(z: Tensor, t: Targets) -> Tensor:
     return F.mse_loss(F.softmax(z, 1), t.probs)
 
 
+def teacher_logits(t: Targets) -> Tensor:
+    """The teacher's raw logits; for a stored distribution, its centred log-probabilities (floor 1e-4),
+    the logits that give it back under a softmax, so logit-space losses work on static labels too."""
+    if t.logits is not None:
+        return t.logits
+    logp = torch.log(t.probs.clamp_min(1e-4))
+    return logp - logp.mean(1, keepdim=True)
+
+
+def true_class(t: Targets) -> Tensor:
+    return t.hard if t.hard is not None else t.probs.argmax(1)
+
+
+def smoothed_one_hot(hard: Tensor, num_classes: int, alpha: float) -> Tensor:
+    """1 - alpha on the true class and alpha / (C - 1) on each other class (GIFT's smoothing)."""
+    y = torch.full((len(hard), num_classes), alpha / max(1, num_classes - 1), device=hard.device)
+    return y.scatter_(1, hard.unsqueeze(1), 1.0 - alpha)
+
+
+def _cosine(z: Tensor, t: Targets) -> Tensor:
+    return 1.0 - F.cosine_similarity(z, teacher_logits(t), dim=1).mean()
+
+
+def _gift(z: Tensor, t: Targets, alpha: float = 0.1, w: float = 0.1) -> Tensor:
+    """GIFT (Shang et al. 2024): target = unit(teacher logits) + w * unit(smoothed one-hot);
+    loss = 1 - cos(student logits, target). Scale-free in the student's logits."""
+    teacher = teacher_logits(t)
+    ys = smoothed_one_hot(true_class(t), z.shape[1], alpha)
+    target = F.normalize(teacher, dim=1) + w * F.normalize(ys, dim=1)
+    return 1.0 - F.cosine_similarity(z, target, dim=1).mean()
+
+
+def _mse_ce(z: Tensor, t: Targets, ce_weight: float = 0.1) -> Tensor:
+    """G-VBSM's loss: MSE between student and teacher logits + ce_weight * hard-label CE."""
+    return F.mse_loss(z, teacher_logits(t)) + ce_weight * F.cross_entropy(z, true_class(t))
+
+
 LOSSES.register("ce", LossEntry(_ce, {"label_smoothing": 0.0},
                                 "cross-entropy on hard labels (argmax of soft ones), optional label smoothing"))
 LOSSES.register("soft_ce", LossEntry(_soft_ce, {}, "cross-entropy against the target distribution"))
 LOSSES.register("kl", LossEntry(_kl, {"T": 1.0, "t2": False}, "KL(target_T || student_T); no T^2 unless t2=true"))
 LOSSES.register("mse", LossEntry(_mse, {}, "mean squared error between softmax(student) and the target"))
+LOSSES.register("mse_ce", LossEntry(_mse_ce, {"ce_weight": 0.1}, "MSE to the teacher's logits + 0.1 x hard CE (G-VBSM)"))
+LOSSES.register("cosine", LossEntry(_cosine, {}, "1 - cos(student logits, teacher logits), no refinement"))
+LOSSES.register("gift", LossEntry(_gift, {"alpha": 0.1, "w": 0.1},
+                                  "GIFT: 1 - cos(student logits, unit(teacher logits) + w unit(smoothed one-hot))"))
 
 
 @dataclass(frozen=True)
