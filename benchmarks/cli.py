@@ -102,6 +102,16 @@ def build_parser() -> Parser:
     rep.add_argument("--records-dir", default=None)
     rep.add_argument("--report-dir", default=None)
 
+    t = sub.add_parser("teacher", help="train (or find cached) and list teacher models")
+    tsub = t.add_subparsers(dest="action", required=True, parser_class=Parser)
+    tt = tsub.add_parser("train", help="train a teacher on a dataset's train split, or reuse the cached one")
+    tt.add_argument("--dataset", default="digits")
+    tt.add_argument("--model", default="convnet3")
+    tt.add_argument("--epochs", type=int, default=2, help="fewer epochs = an early-stopped expert")
+    tt.add_argument("--seed", type=int, default=0)
+    _common(tt)
+    tsub.add_parser("list", help="show cached teachers with their validation accuracy")
+
     dl = sub.add_parser("download", help="fetch a torchvision dataset into --data-root (needs the network)")
     dl.add_argument("dataset")
     dl.add_argument("--data-root", default=None)
@@ -240,6 +250,28 @@ def cmd_report(args: argparse.Namespace) -> None:
     _report(name, records, report)
 
 
+def cmd_teacher(args: argparse.Namespace) -> None:
+    from tabulate import tabulate
+
+    from benchmarks.cost import resolve_device
+    from benchmarks.teachers import TeacherConfig, get_teacher, list_teachers
+
+    if args.action == "train":
+        from benchmarks.data import DATASETS
+        from benchmarks.models import ZOO
+
+        DATASETS.get(args.dataset)
+        ZOO.get(args.model)
+        teacher = get_teacher(TeacherConfig(args.dataset, args.model, args.seed, args.epochs),
+                              resolve_device(args.device), args.data_root)
+        print(json.dumps(teacher.record, indent=1, sort_keys=True))
+        return
+    rows = [[r["key"], r["dataset"], r["config"]["model"], r["config"]["epochs"], r["config"]["seed"], r["val_acc"],
+             r["train_s"]] for r in list_teachers()]
+    print(tabulate(rows, headers=["key", "dataset", "model", "epochs", "seed", "val acc", "train s"], tablefmt="github")
+          if rows else "no cached teachers")
+
+
 def cmd_download(args: argparse.Namespace) -> None:
     from benchmarks.data import download
 
@@ -247,7 +279,7 @@ def cmd_download(args: argparse.Namespace) -> None:
     print(f"{args.dataset}: {data.info['n_train']} train, {data.info['n_val']} val, {data.info['n_test']} test")
 
 
-COMMANDS = {"list": cmd_list, "distill": cmd_distill, "evaluate": cmd_evaluate, "run": cmd_run,
+COMMANDS = {"list": cmd_list, "distill": cmd_distill, "evaluate": cmd_evaluate, "run": cmd_run, "teacher": cmd_teacher,
             "report": cmd_report, "download": cmd_download}
 
 

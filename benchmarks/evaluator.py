@@ -175,8 +175,6 @@ def _batches(n: int, batch: int, steps: int, gen: torch.Generator) -> Tensor:
 
 
 def _check_fit(ds: DistilledSet, data: RealData) -> None:
-    if ds.label_kind == "online":
-        raise UserError("this artifact needs online relabelling by a teacher; this evaluator has no teacher support")
     if ds.num_classes != data.num_classes or tuple(ds.images.shape[1:]) != tuple(data.train_x.shape[1:]):
         raise UserError(
             f"artifact is for {ds.num_classes} classes of {tuple(ds.images.shape[1:])} images, "
@@ -194,6 +192,27 @@ class _Setup:
     probs: Tensor
     hard: Tensor | None
     batches: Tensor
+    teacher: Callable[[Tensor], Tensor] | None = None  # online labels: logits of each augmented batch
+
+
+def _online_teacher(ds: DistilledSet, data: RealData, device: torch.device) -> Callable[[Tensor], Tensor] | None:
+    """The artifact's cached teacher (checked against the data's classes) for online relabelling."""
+    if ds.label_kind != "online":
+        return None
+    from benchmarks.teachers import load_teacher  # teachers train with this module's helpers
+
+    teacher = load_teacher(str(ds.teacher), device)
+    teacher.check_classes(data)
+    return teacher.logits
+
+
+def batch_targets(s: _Setup, idx: Tensor, xb: Tensor) -> Targets:
+    """Targets of a batch: the stored labels, or the teacher's logits on exactly the (augmented,
+    normalised) batch the student sees, with the artifact's class ids as the true labels."""
+    if s.teacher is None:
+        return Targets(s.probs[idx], None if s.hard is None else s.hard[idx])
+    logits = s.teacher(xb)
+    return Targets(torch.softmax(logits, 1), s.hard[idx] if s.hard is not None else None, logits)
 
 
 def _setup(ds: DistilledSet, data: RealData, cfg: EvalConfig, device: torch.device) -> _Setup:
@@ -203,7 +222,8 @@ def _setup(ds: DistilledSet, data: RealData, cfg: EvalConfig, device: torch.devi
     gen = torch.Generator().manual_seed(cfg.seed if cfg.order_seed is None else cfg.order_seed)
     batches = _batches(len(ds.images), min(cfg.batch_size, len(ds.images)), cfg.steps, gen)
     return _Setup(model.to(device).train(), adaptation, ds.images.to(device), ds.soft_targets().to(device),
-                  ds.labels.to(device) if ds.label_kind == "hard" else None, batches)
+                  ds.labels.to(device) if ds.label_kind in ("hard", "online") else None, batches,
+                  _online_teacher(ds, data, device))
 
 
 def _run_steps(step: Callable[[int], Tensor], opt: torch.optim.Optimizer, sched: Any, steps: int,
@@ -244,13 +264,14 @@ def train(ds: DistilledSet, data: RealData, cfg: EvalConfig, lr: float, device: 
     def step(i: int, fwd: Callable[[Tensor], Tensor] = s.model, limit: int | None = None) -> Tensor:
         idx = s.batches[i, :limit].to(device)
         xb = data.normalize(aug(s.x[idx]))
+        targets = batch_targets(s, idx, xb)
         opt.zero_grad(set_to_none=True)
         total = torch.zeros((), device=device)
         for part in torch.arange(len(idx), device=device).tensor_split(min(n_chunks, len(idx))):
             with _autocast(device, cfg.precision):
                 logits = fwd(xb[part])
-            j = idx[part]
-            loss = loss_fn(logits.float(), Targets(s.probs[j], None if s.hard is None else s.hard[j]))
+            loss = loss_fn(logits.float(), Targets(targets.probs[part], None if targets.hard is None else targets.hard[part],
+                                                   None if targets.logits is None else targets.logits[part]))
             loss = loss * (len(part) / len(idx))  # every loss is a batch mean: chunks add up to it
             loss.backward()
             total += loss.detach()
@@ -421,6 +442,7 @@ def evaluate_seeds(dss: list[DistilledSet], data: RealData, cfgs: list[EvalConfi
     for c in cfgs:
         c.check()
     stack = use_stacked(cfgs, data, device) if stacked is None else stacked and len(cfgs) > 1
+    stack = stack and not any(ds.label_kind == "online" for ds in dss)  # the teacher runs per model
     reset_peak_memory(device)
     vx, vy = val_subset(data, cfgs[0].val_size)
     base = cfgs[0].base_lr()

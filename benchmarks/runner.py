@@ -27,6 +27,7 @@ from benchmarks.methods import Budget, run_method
 from benchmarks.paths import cache_dir
 from benchmarks.store import RECORD_SCHEMA, Store, cell_key
 from benchmarks.suite import Cell, Suite
+from benchmarks.teachers import label_cost
 
 ARTIFACTS_IN_MEMORY = 8
 
@@ -53,6 +54,7 @@ def make_record(cell: Cell, suite: Suite, device: torch.device, ds: DistilledSet
     if ds is not None:
         cost["distill_wall_s"] = ds.meta.get("cost", {}).get("wall_s")
         cost["label_bytes"] = ds.label_bytes
+        cost.update(label_cost(ds.label_kind, ds.label_bytes, ds.teacher, min(cell.eval.batch_size, len(ds.images))))
     return {
         "key": cell_key(cell.config),
         "schema": RECORD_SCHEMA,

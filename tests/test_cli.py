@@ -22,6 +22,7 @@ def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
     (["list", "modles"], "invalid choice"),
     (["distill", "random", "--ipc", "ten"], "invalid int value"),
     (["run", "quick", "--shard", "2/2"], "K must be in"),
+    (["teacher", "train", "--model", "lenett"], "did you mean 'lenet'"),
     (["run", "quick", "--shard", "half"], "K/N"),
 ])
 def test_user_mistakes_give_one_line_and_exit_2(args, needle, tmp_path):
@@ -71,3 +72,13 @@ def test_shards_split_a_suite_without_overlap(tmp_path):
                      "--shard", f"{k}/2", "--no-report"]) == 0
         counts.append(len(list((out / "records").glob("*.json"))))
     assert counts == [3, 6]  # six artifacts, three per shard, together the whole suite
+
+
+def test_teacher_train_then_list(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DDBENCH_CACHE", str(tmp_path))
+    assert main(["teacher", "train", "--dataset", "digits", "--model", "convnet3_w32", "--epochs", "1",
+                 "--device", "cpu"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["dataset"] == "digits" and record["classes"] == [str(c) for c in range(10)]
+    assert main(["teacher", "list"]) == 0
+    assert record["key"] in capsys.readouterr().out

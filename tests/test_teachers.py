@@ -1,0 +1,77 @@
+"""Teachers and online labels on real digits: cache hits, class checks, relabelling what the student sees."""
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+import benchmarks.evaluator as evaluator
+import benchmarks.teachers as teachers
+from benchmarks.errors import UserError
+from benchmarks.evaluator import EvalConfig, evaluate
+from benchmarks.methods import Budget, run_method
+from benchmarks.teachers import TeacherConfig, get_teacher, label_cost, list_teachers
+
+CFG = TeacherConfig("digits", "convnet3_w32", seed=0, epochs=1)
+
+
+def test_teacher_is_cached_and_never_retrained(digits, cpu, monkeypatch):
+    first = get_teacher(CFG, cpu, data=digits)
+    assert first.record["val_acc"] > 30 and first.classes == list(digits.classes)
+
+    def no_training(*_a, **_k):
+        raise AssertionError("a cached teacher was retrained")
+
+    monkeypatch.setattr(teachers, "_train", no_training)
+    second = get_teacher(CFG, cpu, data=digits)
+    x = digits.normalize(digits.val_x[:8])
+    assert torch.equal(first.logits(x), second.logits(x))
+    assert any(r["key"] == CFG.key for r in list_teachers())
+
+
+def test_a_teacher_for_other_classes_is_refused(digits, cpu):
+    teacher = get_teacher(CFG, cpu, data=digits)
+    other = replace(digits, name="letters", classes=tuple("abcdefghij"))
+    with pytest.raises(UserError, match="trained on classes"):
+        teacher.check_classes(other)
+
+
+def test_online_relabelling_labels_the_augmented_batch_the_student_sees(digits, cpu, monkeypatch):
+    ds = run_method("rded", digits, Budget(2), 0, cpu, {"teacher_model": CFG.model, "teacher_epochs": CFG.epochs,
+                                                        "candidates": 10, "crops": 2})
+    assert ds.label_kind == "online" and ds.teacher == CFG.key
+    seen_by_teacher, seen_by_student = [], []
+    real_logits = teachers.Teacher.logits
+
+    def spy_logits(self, x):
+        seen_by_teacher.append(x.clone())
+        return real_logits(self, x)
+
+    real_build = evaluator.build_model
+
+    def spy_build(*args, **kwargs):
+        model, adaptation = real_build(*args, **kwargs)
+        model.register_forward_pre_hook(lambda _m, inp: seen_by_student.append(inp[0].clone()) if _m.training else None)
+        return model, adaptation
+
+    monkeypatch.setattr(teachers.Teacher, "logits", spy_logits)
+    monkeypatch.setattr(evaluator, "build_model", spy_build)
+    cfg = EvalConfig(model="lenet", optimizer="adam", loss="gift", augment="crop_flip", steps=4, batch_size=10,
+                     precision="fp32")
+    r = evaluate(ds, digits, cfg, cpu)
+    assert 0 <= r["metrics"]["test_acc"] <= 100
+    train_inputs = seen_by_student[-4:]  # the last 4 training forwards (the first is the FLOP probe)
+    assert len(seen_by_teacher) >= 4
+    for t_in, s_in in zip(seen_by_teacher[-4:], train_inputs, strict=True):
+        assert torch.equal(t_in, s_in)  # same tensor: the teacher labels exactly what the student sees
+    plain = digits.normalize(ds.images)
+    assert not any(torch.equal(t_in, plain[: len(t_in)]) for t_in in seen_by_teacher)  # it is augmented
+
+
+def test_label_cost_counts_the_teacher_for_online_labels(digits, cpu):
+    teacher = get_teacher(CFG, cpu, data=digits)
+    stored = label_cost("soft", 400, None, 10)
+    online = label_cost("online", 80, teacher.key, 10)
+    assert stored == {"label_storage_bytes": 400, "teacher_flops_per_step": 0}
+    assert online["label_storage_bytes"] == 80 + teacher.param_bytes
+    assert online["teacher_flops_per_step"] == 10 * teacher.record["forward_flops_per_image"] > 0
