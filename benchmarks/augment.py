@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import kornia.augmentation as K
-from torch import nn
+import torch
+from torch import Tensor, nn
 
 from benchmarks.registry import Registry
 
@@ -54,3 +55,22 @@ AUGMENTATIONS.register("crop_flip", AugEntry(_crop_flip, "random shift by up to 
 
 def build_augmentation(name: str, channels: int, hflip: bool) -> nn.Module:
     return AUGMENTATIONS.get(name).build(channels, hflip)
+
+
+_UNBATCHED_PARAMS = ("order", "forward_input_shape")
+
+
+def siamese(aug: nn.Module, *batches: Tensor) -> list[Tensor]:
+    """Apply ONE random draw of ``aug`` (a sequence of kornia ops, or Identity) to every image of every
+    batch: DSA's siamese augmentation, so real and synthetic batches are compared under the same
+    transform and the augmentation stays differentiable with respect to the synthetic images."""
+    if isinstance(aug, nn.Identity):
+        return list(batches)
+    x = torch.cat(batches)
+    for op in aug:
+        p = op.forward_parameters(torch.Size((1, *x.shape[1:])))
+        p = {k: (v if k in _UNBATCHED_PARAMS or not torch.is_tensor(v) else v.expand(len(x), *v.shape[1:]).clone())
+             for k, v in p.items()}
+        p["forward_input_shape"] = torch.tensor(x.shape)
+        x = op(x, params=p)
+    return list(x.split([len(b) for b in batches]))

@@ -77,3 +77,17 @@ def test_order_seed_changes_the_example_order_not_the_initialisation(digits_full
     first = next(iter(base.model.state_dict().values()))
     assert torch.equal(first, next(iter(same_order.model.state_dict().values())))
     assert not torch.equal(first, next(iter(other_order.model.state_dict().values())))
+
+
+def test_siamese_augmentation_applies_one_transform_to_every_batch(digits):
+    from benchmarks.augment import build_augmentation, siamese
+
+    torch.manual_seed(0)
+    aug = build_augmentation("dsa", 1, False)
+    x = digits.train_x[:3]
+    syn = x[:1].clone().requires_grad_(True)
+    real_out, syn_out = siamese(aug, x, syn)
+    assert torch.allclose(real_out[0], syn_out[0], atol=1e-6)  # the same image gets the same transform
+    assert not torch.allclose(real_out[0], x[0])  # and it is transformed
+    syn_out.sum().backward()
+    assert syn.grad is not None and syn.grad.abs().sum() > 0  # differentiable in the synthetic images

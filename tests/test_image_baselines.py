@@ -1,0 +1,24 @@
+"""Image-distillation baselines on real digits at small budgets: their losses fall, their images train."""
+
+import pytest
+import torch
+
+from benchmarks.evaluator import EvalConfig, evaluate
+from benchmarks.methods import METHODS, Budget, run_method
+
+BUDGET = {"dc": 12, "dsa": 12, "dm": 40}  # iterations: a few seconds each on digits
+MATCHING = [n for n in METHODS.names() if n in BUDGET]
+
+
+@pytest.mark.parametrize("name", MATCHING)
+def test_matching_loss_decreases_and_the_images_train(name, digits, cpu):
+    ds = run_method(name, digits, Budget(1, BUDGET[name]), 0, cpu, {"batch_real": 32})
+    h = ds.meta["loss_history"]
+    assert len(h) == BUDGET[name] and ds.meta["loss_every"] == 1
+    k = max(2, len(h) // 4)
+    assert sum(h[-k:]) / k < sum(h[:k]) / k, h  # the matching loss goes down over the iterations
+    assert ds.images.shape == (10, 1, 16, 16) and 0 <= ds.images.min() and ds.images.max() <= 1
+    init = run_method(name, digits, Budget(1, 1), 0, cpu, {"batch_real": 32})
+    assert not torch.equal(ds.images, init.images)  # the images moved
+    r = evaluate(ds, digits, EvalConfig(model="convnet3_w32", optimizer="adam", steps=30, batch_size=10), cpu)
+    assert 0 <= r["metrics"]["test_acc"] <= 100
