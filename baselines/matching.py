@@ -78,7 +78,7 @@ def layer_distance(g_syn: Tensor, g_real: Tensor) -> Tensor:
     return (1 - F.cosine_similarity(a, b, dim=1, eps=1e-6)).sum()
 
 
-def _result(syn: Synthetic, data: RealData, history: list[float], start: float, extra: dict[str, Any]) -> DistilledSet:
+def synthetic_artifact(syn: Synthetic, data: RealData, history: list[float], start: float, extra: dict[str, Any]) -> DistilledSet:
     every = max(1, len(history) // 100)
     return DistilledSet(syn.images.detach().clamp(0, 1).cpu(), syn.labels.clone(), "hard", data.num_classes, meta={
         "loss_history": [round(h, 6) for h in history[::every]], "loss_every": every, "iterations_run": len(history),
@@ -141,7 +141,7 @@ def gradient_matching(data: RealData, budget: Budget, seed: int, device: torch.d
                 F.cross_entropy(net(data.normalize(xa)), y_all).backward()
                 net_opt.step()
         history.append(total / outer)
-    return _result(syn, data, history, start, {"outer_loop": outer, "inner_loop": inner, "augment": augment,
+    return synthetic_artifact(syn, data, history, start, {"outer_loop": outer, "inner_loop": inner, "augment": augment,
                                                 **{f"preset_{k}": v for k, v in p.items()}})
 
 
@@ -170,7 +170,7 @@ def distribution_matching(data: RealData, budget: Budget, seed: int, device: tor
         img_opt.step()
         syn.clamp_()
         history.append(float(loss))
-    return _result(syn, data, history, start, {"augment": augment, **{f"preset_{k}": v for k, v in p.items()}})
+    return synthetic_artifact(syn, data, history, start, {"augment": augment, **{f"preset_{k}": v for k, v in p.items()}})
 
 
 def _register(name: str, fn: Callable[..., DistilledSet], description: str, **params: Any) -> None:

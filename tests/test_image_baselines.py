@@ -6,19 +6,29 @@ import torch
 from benchmarks.evaluator import EvalConfig, evaluate
 from benchmarks.methods import METHODS, Budget, run_method
 
-BUDGET = {"dc": 12, "dsa": 12, "dm": 40}  # iterations: a few seconds each on digits
+BUDGET = {"dc": 12, "dsa": 12, "dm": 40, "dd": 40}  # iterations: a few seconds each on digits
 MATCHING = [n for n in METHODS.names() if n in BUDGET]
+EXTRA = {"dd": {"model": "convnet3_w32"}}
 
 
 @pytest.mark.parametrize("name", MATCHING)
 def test_matching_loss_decreases_and_the_images_train(name, digits, cpu):
-    ds = run_method(name, digits, Budget(1, BUDGET[name]), 0, cpu, {"batch_real": 32})
+    ds = run_method(name, digits, Budget(1, BUDGET[name]), 0, cpu, {"batch_real": 32, **EXTRA.get(name, {})})
     h = ds.meta["loss_history"]
     assert len(h) == BUDGET[name] and ds.meta["loss_every"] == 1
     k = max(2, len(h) // 4)
     assert sum(h[-k:]) / k < sum(h[:k]) / k, h  # the matching loss goes down over the iterations
     assert ds.images.shape == (10, 1, 16, 16) and 0 <= ds.images.min() and ds.images.max() <= 1
-    init = run_method(name, digits, Budget(1, 1), 0, cpu, {"batch_real": 32})
+    init = run_method(name, digits, Budget(1, 1), 0, cpu, {"batch_real": 32, **EXTRA.get(name, {})})
     assert not torch.equal(ds.images, init.images)  # the images moved
     r = evaluate(ds, digits, EvalConfig(model="convnet3_w32", optimizer="adam", steps=30, batch_size=10), cpu)
     assert 0 <= r["metrics"]["test_acc"] <= 100
+
+
+def test_dd_learned_learning_rates_round_trip_through_the_artifact(digits, cpu, tmp_path):
+    from benchmarks.artifact import load_artifact
+
+    ds = run_method("dd", digits, Budget(1, 5), 0, cpu, {"batch_real": 16, "inner_steps": 3, "model": "convnet3_w32"})
+    assert ds.extras["step_lrs"].shape == (3,) and not torch.allclose(ds.extras["step_lrs"], torch.full((3,), 0.02))
+    back = load_artifact(ds.save(tmp_path))
+    assert torch.equal(back.extras["step_lrs"], ds.extras["step_lrs"])
