@@ -74,7 +74,7 @@ def resolve_precision(precision: str, device: torch.device, model: str = "") -> 
 
 
 # EvalConfig fields that a record's config carries only when they differ from these defaults.
-OPTIONAL_FIELDS: dict[str, Any] = {"steps_offset": 0, "order_seed": None}
+OPTIONAL_FIELDS: dict[str, Any] = {"steps_offset": 0, "order_seed": None, "lr_from_artifact": False}
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,7 @@ class EvalConfig:
     steps_from_artifact: bool = False  # train for the step count the method chose on validation, if it has one
     steps_offset: int = 0  # added to the step count (LD's robustness-to-training-length study)
     order_seed: int | None = None  # seeds the example order separately from the initialisation (None: seed)
+    lr_from_artifact: bool = False  # train with the learning rate the method learned (MTT's), if it saved one
 
     def for_device(self, device: torch.device) -> EvalConfig:
         """The config with machine-dependent choices (``precision="auto"``) made for ``device``."""
@@ -311,12 +312,14 @@ def use_stacked(cfgs: list[EvalConfig], data: RealData, device: torch.device) ->
 
 
 def _artifact_steps(cfg: EvalConfig, ds: DistilledSet) -> EvalConfig:
-    """The step budget a method chose on validation (label distillation's protocol), when asked for."""
+    """The step budget a method chose on validation (label distillation's protocol) and the learning
+    rate it learned (MTT's), when the config asks for them."""
     chosen = ds.meta.get("best_train_steps")
     steps = int(chosen) if cfg.steps_from_artifact and chosen else cfg.steps
     if cfg.steps_offset:  # a shifted length never drops below one step
         steps = max(1, steps + cfg.steps_offset)
-    return replace(cfg, steps=steps, steps_offset=0)
+    lr = float(ds.extras["lr"].reshape(-1)[0]) if cfg.lr_from_artifact and "lr" in ds.extras else cfg.lr
+    return replace(cfg, steps=steps, steps_offset=0, lr=lr)
 
 
 def train_stacked(dss: list[DistilledSet], data: RealData, cfgs: list[EvalConfig], lr: float,

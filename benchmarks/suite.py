@@ -31,7 +31,7 @@ else:  # pragma: no cover
 
 GRID_KEYS = ("datasets", "methods", "ipc", "models", "optimizers", "losses", "augment", "seeds", "eval_seeds")
 EVAL_KEYS = ("steps", "batch_size", "schedule", "weight_decay", "precision", "lr_grid", "val_size", "lr", "compile",
-             "steps_from_artifact", "steps_offset", "order_seed")
+             "steps_from_artifact", "steps_offset", "order_seed", "lr_from_artifact")
 
 
 @dataclass(frozen=True)

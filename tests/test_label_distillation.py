@@ -94,7 +94,8 @@ def test_no_method_is_given_the_test_split(name, digits, cpu, monkeypatch):
 
     monkeypatch.setitem(METHODS._items, name, MethodEntry(spy, entry.params, entry.label_kind, entry.uses_ipc))
     params = {k: v for k, v in {**SMALL, "feature_steps": 5, "step_grid": [5], "teacher_epochs": 1,
-                                   "candidates": 12, "crops": 2, "batch_real": 8, "iterations": 2, "model": "convnet3_w32"}.items() if k in entry.params}
+                                   "candidates": 12, "crops": 2, "batch_real": 8, "iterations": 2, "model": "convnet3_w32",
+                                   "experts": 1, "expert_epoch_steps": 5, "syn_steps": 2}.items() if k in entry.params}
     run_method(name, digits, Budget(1), 0, cpu, params)
     assert seen["test"] == 0
 

@@ -11,7 +11,8 @@ from benchmarks.methods import METHODS, Budget, run_method
 def test_every_method_makes_an_artifact_the_evaluator_trains_on(name, digits, cpu):
     entry = METHODS.get(name)
     small = {"feature_steps": 20, "iterations": 6, "outer_batch": 64, "select_every": 3, "val_size": 100, "step_grid": [5, 10],
-             "teacher_epochs": 1, "candidates": 12, "crops": 2, "batch_real": 8, "model": "convnet3_w32"}
+             "teacher_epochs": 1, "candidates": 12, "crops": 2, "batch_real": 8, "model": "convnet3_w32",
+             "experts": 1, "expert_epoch_steps": 5, "syn_steps": 2}
     ds = run_method(name, digits, Budget(3), 0, cpu, {k: v for k, v in small.items() if k in entry.params})
     if entry.uses_ipc:
         assert len(ds.images) == 3 * digits.num_classes
