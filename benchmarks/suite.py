@@ -29,9 +29,13 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-GRID_KEYS = ("datasets", "methods", "ipc", "models", "optimizers", "losses", "augment", "seeds", "eval_seeds")
+GRID_KEYS = ("datasets", "methods", "ipc", "models", "optimizers", "losses", "augment", "seeds", "eval_seeds",
+             "iterations")
 EVAL_KEYS = ("steps", "batch_size", "schedule", "weight_decay", "precision", "lr_grid", "val_size", "lr", "compile",
              "steps_from_artifact", "steps_offset", "order_seed", "lr_from_artifact")
+
+
+OPTIONAL_GRID_KEYS = ("eval_seeds", "iterations")  # added later; left out of the suite hash while empty
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,8 @@ class Suite:
 
     @property
     def hash(self) -> str:
-        doc = {"name": self.name, "grid": self.grid, "eval": self.eval, "methods": self.method_params,
+        grid = {k: v for k, v in self.grid.items() if v or k not in OPTIONAL_GRID_KEYS}  # stable for old suites
+        doc = {"name": self.name, "grid": grid, "eval": self.eval, "methods": self.method_params,
                "iterations": self.iterations, **({"sweep": self.sweep} if self.sweep else {})}
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -85,7 +90,9 @@ class Suite:
         """All cells, ordered so each artifact's evaluations are consecutive."""
         g = self.grid
         out: list[Cell] = []
-        for dataset, method, ipc, seed in itertools.product(g["datasets"], g["methods"], g["ipc"], g["seeds"]):
+        budgets = g["iterations"] or [self.iterations]  # grid axis of distillation budgets, else the suite's one
+        for dataset, method, ipc, seed, iters in itertools.product(g["datasets"], g["methods"], g["ipc"], g["seeds"],
+                                                                   budgets):
             entry = METHODS.get(method)
             if not entry.uses_ipc and ipc != g["ipc"][0]:
                 continue  # one budget-free artifact (e.g. `full`) per dataset and seed
@@ -98,7 +105,7 @@ class Suite:
                 fixed = {k: (tuple(v) if k == "lr_grid" else v) for k, v in self.eval.items() if k != "lr"}
                 ev = EvalConfig(model=model, optimizer=opt, lr=lr, loss=loss, augment=aug, seed=es,
                                 **{**fixed, **extra})
-                out.append(Cell(dataset, method, params, ipc if entry.uses_ipc else None, ev, self.iterations,
+                out.append(Cell(dataset, method, params, ipc if entry.uses_ipc else None, ev, iters,
                                 seed if g["eval_seeds"] else None))
         return out
 
@@ -137,7 +144,7 @@ def parse_suite(doc: dict[str, Any], default_name: str = "suite", source: str = 
         raise UserError(f"suite {default_name}: [grid] needs {', '.join(missing)}")
     grid = {k: _as_list(grid_doc.get(k, d)) for k, d in
             {"datasets": None, "methods": None, "ipc": [1], "models": None, "optimizers": None, "losses": ["ce"],
-             "augment": ["none"], "seeds": [0], "eval_seeds": []}.items()}
+             "augment": ["none"], "seeds": [0], "eval_seeds": [], "iterations": []}.items()}
     ev = dict(doc.get("eval", {}))
     bad_eval = set(ev) - set(EVAL_KEYS)
     if bad_eval:
@@ -183,6 +190,8 @@ def _check(s: Suite) -> None:
         resolve_loss(loss)
     for a in s.grid["augment"]:
         AUGMENTATIONS.get(a)
+    if not all(isinstance(v, int) and v >= 1 for v in s.grid["iterations"]):
+        raise UserError(f"suite {s.name}: iterations must be a list of positive integers")
     for k in ("ipc", "seeds", "eval_seeds"):
         if not all(isinstance(v, int) and v >= (1 if k == "ipc" else 0) for v in s.grid[k]):
             raise UserError(f"suite {s.name}: {k} must be a list of {'positive' if k == 'ipc' else 'non-negative'} integers")

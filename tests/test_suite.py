@@ -81,3 +81,13 @@ def test_bad_sweeps_fail_before_running(sweep, message):
     grid = {"datasets": ["digits"], "methods": ["random"], "models": ["convnet3"], "optimizers": ["adam"]}
     with pytest.raises(UserError, match=message):
         parse_suite({"grid": grid, "sweep": sweep})
+
+
+def test_iterations_axis_makes_one_artifact_per_budget():
+    doc = {"grid": {"datasets": ["digits"], "methods": ["dm"], "models": ["convnet3"], "optimizers": ["adam"],
+                    "iterations": [5, 50]}}
+    cells = parse_suite(doc).cells()
+    assert sorted(c.iterations for c in cells) == [5, 50]
+    assert len({str(c.distill_config) for c in cells}) == 2
+    with pytest.raises(UserError, match="iterations must be"):
+        parse_suite({"grid": {**doc["grid"], "iterations": [0]}})
