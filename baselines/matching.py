@@ -105,16 +105,23 @@ def _preset(name: str, method: str, budget: Budget, iterations: int, batch_real:
     return p
 
 
+def _start(data: RealData, budget: Budget, seed: int, device: torch.device, augment: str,
+           lr_img: float) -> tuple[torch.Generator, Synthetic, nn.Module, torch.optim.Optimizer]:
+    """What every matching method starts from: its generator, real-initialised images, the
+    augmentation and SGD (momentum 0.5, the papers') on the pixels."""
+    gen = torch.Generator().manual_seed(seed)
+    syn = init_from_real(data, budget.ipc, gen, device)
+    aug = build_augmentation(augment, data.channels, bool(data.info.get("hflip", False))).to(device)
+    return gen, syn, aug, torch.optim.SGD([syn.images], lr=pixel_lr(data, lr_img), momentum=0.5)
+
+
 def gradient_matching(data: RealData, budget: Budget, seed: int, device: torch.device, augment: str, model: str,
                       preset: str, lr_img: float, lr_net: float, iterations: int, batch_real: int) -> DistilledSet:
     """DC (augment 'none') / DSA (augment 'dsa'): match per-class gradients of fresh networks."""
     p = _preset(preset, "dc", budget, iterations, batch_real)
-    gen = torch.Generator().manual_seed(seed)
-    syn = init_from_real(data, budget.ipc, gen, device)
+    gen, syn, aug, img_opt = _start(data, budget, seed, device, augment, lr_img)
     outer, inner = DC_LOOPS[max(k for k in DC_LOOPS if k <= budget.ipc)]
     p["iterations"] = p["iterations"] or max(10, 200 // outer)
-    aug = build_augmentation(augment, data.channels, bool(data.info.get("hflip", False))).to(device)
-    img_opt = torch.optim.SGD([syn.images], lr=pixel_lr(data, lr_img), momentum=0.5)
     history: list[float] = []
     start = time.perf_counter()
     for _ in range(p["iterations"]):
@@ -152,10 +159,7 @@ def distribution_matching(data: RealData, budget: Budget, seed: int, device: tor
                           lr_img: float, augment: str, iterations: int, batch_real: int) -> DistilledSet:
     """DM: match per-class mean embeddings under randomly initialised networks (one per iteration)."""
     p = _preset(preset, "dm", budget, iterations, batch_real)
-    gen = torch.Generator().manual_seed(seed)
-    syn = init_from_real(data, budget.ipc, gen, device)
-    aug = build_augmentation(augment, data.channels, bool(data.info.get("hflip", False))).to(device)
-    img_opt = torch.optim.SGD([syn.images], lr=pixel_lr(data, lr_img), momentum=0.5)
+    gen, syn, aug, img_opt = _start(data, budget, seed, device, augment, lr_img)
     history: list[float] = []
     start = time.perf_counter()
     for _ in range(p["iterations"]):
