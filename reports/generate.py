@@ -126,6 +126,8 @@ def leaderboard(df: pd.DataFrame, records: list[dict[str, Any]], suite: str) -> 
         lines += ["", f"![accuracy per method and model](fig_accuracy_{dataset}.png)", ""]
         if dd["optimizer"].nunique() > 1:
             lines += [f"![accuracy by optimizer](fig_by_optimizer_{dataset}.png)", ""]
+        if dd["loss"].nunique() > 1:
+            lines += [f"![accuracy by loss](fig_by_loss_{dataset}.png)", ""]
         if dd["steps_offset"].nunique() > 1:
             lines += [f"![accuracy against the training length](fig_steps_offset_{dataset}.png)", ""]
     lines += ["## Provenance", ""] + provenance_block(records) + [""]
@@ -153,6 +155,8 @@ def write_report(suite: str, records_dir: Path, out_dir: Path) -> list[Path]:
         plots = [(f"fig_accuracy_{dataset}.png", lambda p, d=dataset: figures.by_axis(df, d, "model", p))]
         if dd["optimizer"].nunique() > 1:
             plots.append((f"fig_by_optimizer_{dataset}.png", lambda p, d=dataset: figures.by_axis(df, d, "optimizer", p)))
+        if dd["loss"].nunique() > 1:
+            plots.append((f"fig_by_loss_{dataset}.png", lambda p, d=dataset: figures.by_axis(df, d, "loss", p)))
         if dd["steps_offset"].nunique() > 1:
             plots.append((f"fig_steps_offset_{dataset}.png", lambda p, d=dataset: figures.by_steps_offset(df, d, p)))
         for name, draw in plots:
