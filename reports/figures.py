@@ -43,7 +43,7 @@ def by_axis(df: pd.DataFrame, dataset: str, axis: str, path: Path) -> None:
                                               else c)["label"]))
     values = sorted(s[axis].astype(str).unique())
     s[axis] = s[axis].astype(str)
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.5 * len(values) * max(1, len(labels))), 4), dpi=100)
+    fig, ax = plt.subplots(figsize=(min(14.0, max(6.0, 0.5 * len(values) * max(1, len(labels)))), 4.5), dpi=100)
     width = 0.8 / max(1, len(labels))
     for j, lab in enumerate(labels):
         sub = s[s.label == lab].set_index(axis).reindex(values)
