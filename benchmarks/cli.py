@@ -226,15 +226,16 @@ def cmd_run(args: argparse.Namespace) -> None:
     print(f"{suite.name}: {counts['cells']} cells, {counts['skipped']} already stored, "
           f"{counts['ok']} ran ok, {counts['error']} failed; records in {records}")
     if not args.no_report:
-        _report(suite.name, records, report)
+        _report(suite.name, records, report, suite)
 
 
-def _report(name: str, records: Path, report: Path) -> None:
+def _report(name: str, records: Path, report: Path, suite: Any = None) -> None:
     from reports.generate import write_report
 
     if not records.is_dir():
         raise UserError(f"no records for suite {name!r} at {records}: run `ddbench run {name}` first")
-    for p in write_report(name, records, report):
+    cells = None if suite is None else [c.config for c in suite.cells()]
+    for p in write_report(name, records, report, cells):
         print(f"wrote {p}")
 
 
@@ -247,7 +248,10 @@ def cmd_report(args: argparse.Namespace) -> None:
         from benchmarks.errors import suggest
 
         raise UserError(f"no records for suite {name!r} at {records}{suggest(name, packaged_suites())}")
-    _report(name, records, report)
+    from benchmarks.suite import load_suite
+
+    known = args.suite in packaged_suites() or Path(args.suite).is_file()
+    _report(name, records, report, load_suite(args.suite) if known else None)
 
 
 def cmd_teacher(args: argparse.Namespace) -> None:

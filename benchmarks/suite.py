@@ -78,12 +78,14 @@ class Suite:
     iterations: int | None = None
     source: str = ""
     sweep: dict[str, list[Any]] = field(default_factory=dict)  # extra evaluation axes: EvalConfig field -> values
+    method_losses: dict[str, list[Any]] = field(default_factory=dict)  # per-method replacement of the losses axis
 
     @property
     def hash(self) -> str:
         grid = {k: v for k, v in self.grid.items() if v or k not in OPTIONAL_GRID_KEYS}  # stable for old suites
         doc = {"name": self.name, "grid": grid, "eval": self.eval, "methods": self.method_params,
-               "iterations": self.iterations, **({"sweep": self.sweep} if self.sweep else {})}
+               "iterations": self.iterations, **({"sweep": self.sweep} if self.sweep else {}),
+               **({"method_losses": self.method_losses} if self.method_losses else {})}
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
     def cells(self) -> list[Cell]:
@@ -99,7 +101,8 @@ class Suite:
             params = resolve_params(method, self.method_params.get(method))
             eval_seeds = g["eval_seeds"] or [seed]
             sweeps = [dict(zip(self.sweep, vals, strict=True)) for vals in itertools.product(*self.sweep.values())]
-            for model, opt, loss, aug, es, extra in itertools.product(g["models"], g["optimizers"], g["losses"],
+            losses = self.method_losses.get(method, g["losses"])
+            for model, opt, loss, aug, es, extra in itertools.product(g["models"], g["optimizers"], losses,
                                                                       g["augment"], eval_seeds, sweeps):
                 lr = self.eval.get("lr", {}).get(opt)
                 fixed = {k: (tuple(v) if k == "lr_grid" else v) for k, v in self.eval.items() if k != "lr"}
@@ -154,6 +157,7 @@ def parse_suite(doc: dict[str, Any], default_name: str = "suite", source: str = 
         name=str(doc.get("name", default_name)), description=str(doc.get("description", "")), grid=grid, eval=ev,
         method_params={k: dict(v) for k, v in doc.get("methods", {}).items()},
         iterations=doc.get("iterations"), source=source, sweep=_parse_sweep(doc.get("sweep", {}), default_name),
+        method_losses=_parse_method_losses(doc.get("method_losses", {}), grid["methods"], default_name),
     )
     _check(suite)
     return suite
@@ -172,6 +176,17 @@ def _parse_sweep(doc: dict[str, Any], name: str) -> dict[str, list[Any]]:
     return {k: list(v) for k, v in doc.items()}
 
 
+def _parse_method_losses(doc: dict[str, Any], methods: list[str], name: str) -> dict[str, list[Any]]:
+    """``[method_losses]``: a method's own losses axis, e.g. GIFT only for the soft-label methods."""
+    for m, v in doc.items():
+        if m not in methods:
+            raise UserError(f"suite {name}: [method_losses] names {m!r}, which is not in the grid's methods"
+                            f"{suggest(m, methods)}")
+        if not isinstance(v, list) or not v:
+            raise UserError(f"suite {name}: [method_losses] {m} must be a non-empty list of losses")
+    return {m: list(v) for m, v in doc.items()}
+
+
 def _check(s: Suite) -> None:
     """Resolve every name now so a typo fails before hours of running, not in the middle."""
     for d in s.grid["datasets"]:
@@ -186,7 +201,7 @@ def _check(s: Suite) -> None:
                 ZOO.get(m)
     for o in s.grid["optimizers"]:
         OPTIMIZERS.get(o)
-    for loss in s.grid["losses"]:
+    for loss in [*s.grid["losses"], *(x for v in s.method_losses.values() for x in v)]:
         resolve_loss(loss)
     for a in s.grid["augment"]:
         AUGMENTATIONS.get(a)

@@ -1,6 +1,6 @@
 """Turn a suite's stored records into ``leaderboard.md``, ``results.csv`` and figures.
 
-A pure function of the records: the same records in give byte-identical files out (sorted rows,
+A pure function of the records (and of the suite's cells, which select them): the same records in give byte-identical files out (sorted rows,
 fixed float formatting, no timestamps, PNGs written without software metadata).
 """
 
@@ -15,6 +15,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from benchmarks.artifact import load_artifact
+from benchmarks.store import cell_key
 from reports import figures
 
 # results.csv columns: later issues may add columns, never rename these.
@@ -140,15 +141,30 @@ def _ipc_key(col: pd.Series) -> pd.Series:
     return col
 
 
-def write_report(suite: str, records_dir: Path, out_dir: Path) -> list[Path]:
-    """Write the suite's report files; returns their paths."""
+def device_free_key(config: dict[str, Any]) -> str:
+    """A cell's identity without the device-resolved precision, to match records to a suite's cells."""
+    return cell_key({**config, "eval": {k: v for k, v in config["eval"].items() if k != "precision"}})
+
+
+def write_report(suite: str, records_dir: Path, out_dir: Path, cells: list[dict[str, Any]] | None = None) -> list[Path]:
+    """Write the suite's report files; returns their paths. With ``cells`` (the suite's cell configs),
+    stored records of cells the suite no longer has (an edited suite) are left out of the report and
+    counted in it; they stay on disk."""
     records = load_records(records_dir)
+    stale = 0
+    if cells is not None:
+        wanted = {device_free_key(c) for c in cells}
+        kept = [r for r in records if device_free_key(r["config"]) in wanted]
+        stale, records = len(records) - len(kept), kept
     out_dir.mkdir(parents=True, exist_ok=True)
     df = to_frame(records)
     csv = out_dir / "results.csv"
     df.to_csv(csv, index=False, float_format="%.6g", lineterminator="\n")
     md = out_dir / "leaderboard.md"
     md.write_text(leaderboard(df, records, suite) if records else f"# Leaderboard: `{suite}`\n\nNo records yet.\n")
+    if stale:
+        md.write_text(md.read_text() + f"\n{stale} stored record(s) in `{Path(records_dir).name}/` belong to cells the "
+                      "suite no longer defines (an earlier version of it) and are left out of this report.\n")
     written = [md, csv]
     for dataset in sorted(df["dataset"].unique()):
         dd = df[df.dataset == dataset]

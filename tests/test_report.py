@@ -66,3 +66,14 @@ def test_varied_axes_and_committed_artifacts_get_their_figures(tmp_path, cpu, di
     df = pd.read_csv(tmp_path / "out" / "results.csv")
     assert len(df) == 8 and set(df.steps_offset) == {0, 5} and set(df.distill_seed) == {0}
     assert "fig_labels_ld_ipc1_seed0.png" in (tmp_path / "out" / "leaderboard.md").read_text()
+
+
+def test_records_of_cells_an_edited_suite_dropped_are_left_out(records_dir, tmp_path):
+    edited = parse_suite({"name": "mini", "grid": {"datasets": ["digits"], "methods": ["random", "full"], "ipc": [1],
+                                                    "models": ["lenet"], "optimizers": ["adam"], "seeds": [0, 1]},
+                          "eval": {"steps": 10, "batch_size": 10}})
+    write_report("mini", records_dir, tmp_path, [c.config for c in edited.cells()])
+    df = pd.read_csv(tmp_path / "results.csv")
+    assert len(df) == 4 and set(df.model) == {"lenet"}
+    assert "4 stored record(s)" in (tmp_path / "leaderboard.md").read_text()
+    assert len(list(records_dir.glob("*.json"))) == 8  # nothing deleted

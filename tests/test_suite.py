@@ -83,6 +83,27 @@ def test_bad_sweeps_fail_before_running(sweep, message):
         parse_suite({"grid": grid, "sweep": sweep})
 
 
+def test_method_losses_replace_the_losses_axis_for_their_method_only():
+    grid = {"datasets": ["digits"], "methods": ["random", "soft_random"], "models": ["convnet3"],
+            "optimizers": ["adam"], "losses": ["soft_ce"]}
+    plain = parse_suite({"grid": grid})
+    mixed = parse_suite({"grid": grid, "method_losses": {"soft_random": ["soft_ce", "gift"]}})
+    losses = {m: sorted(c.eval.loss_spec().name for c in mixed.cells() if c.method == m) for m in grid["methods"]}
+    assert losses == {"random": ["soft_ce"], "soft_random": ["gift", "soft_ce"]}
+    assert {c.config["eval"]["loss"]["name"] for c in plain.cells()} == {"soft_ce"}
+    assert [c.config for c in plain.cells()] == [c.config for c in mixed.cells() if c.eval.loss_spec().name == "soft_ce"]
+    assert plain.hash != mixed.hash
+
+
+@pytest.mark.parametrize(("table", "message"), [({"softrandom": ["gift"]}, "did you mean 'soft_random'"),
+                                                 ({"soft_random": []}, "non-empty list"),
+                                                 ({"soft_random": ["gfit"]}, "gift")])
+def test_bad_method_losses_fail_before_running(table, message):
+    grid = {"datasets": ["digits"], "methods": ["soft_random"], "models": ["convnet3"], "optimizers": ["adam"]}
+    with pytest.raises(UserError, match=message):
+        parse_suite({"grid": grid, "method_losses": table})
+
+
 def test_iterations_axis_makes_one_artifact_per_budget():
     doc = {"grid": {"datasets": ["digits"], "methods": ["dm"], "models": ["convnet3"], "optimizers": ["adam"],
                     "iterations": [5, 50]}}
