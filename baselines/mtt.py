@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from dataclasses import asdict, dataclass
 
@@ -76,7 +77,7 @@ def expert_trajectories(recipe: ExpertRecipe, data: RealData, device: torch.devi
         out.append(torch.stack(traj))
     trajectories = torch.stack(out)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # two shards may train the same experts
     save_file({"trajectories": trajectories}, str(tmp), metadata={"recipe": json.dumps(asdict(recipe))})
     tmp.replace(path)
     return trajectories

@@ -235,7 +235,7 @@ def _report(name: str, records: Path, report: Path, suite: Any = None) -> None:
     if not records.is_dir():
         raise UserError(f"no records for suite {name!r} at {records}: run `ddbench run {name}` first")
     cells = None if suite is None else [c.config for c in suite.cells()]
-    for p in write_report(name, records, report, cells):
+    for p in write_report(name, records, report, cells, None if suite is None else suite.published):
         print(f"wrote {p}")
 
 

@@ -79,6 +79,7 @@ class Suite:
     source: str = ""
     sweep: dict[str, list[Any]] = field(default_factory=dict)  # extra evaluation axes: EvalConfig field -> values
     method_losses: dict[str, list[Any]] = field(default_factory=dict)  # per-method replacement of the losses axis
+    published: list[dict[str, Any]] = field(default_factory=list)  # literature numbers for the report (not hashed)
 
     @property
     def hash(self) -> str:
@@ -158,6 +159,7 @@ def parse_suite(doc: dict[str, Any], default_name: str = "suite", source: str = 
         method_params={k: dict(v) for k, v in doc.get("methods", {}).items()},
         iterations=doc.get("iterations"), source=source, sweep=_parse_sweep(doc.get("sweep", {}), default_name),
         method_losses=_parse_method_losses(doc.get("method_losses", {}), grid["methods"], default_name),
+        published=_parse_published(doc.get("published", []), default_name),
     )
     _check(suite)
     return suite
@@ -185,6 +187,29 @@ def _parse_method_losses(doc: dict[str, Any], methods: list[str], name: str) -> 
         if not isinstance(v, list) or not v:
             raise UserError(f"suite {name}: [method_losses] {m} must be a non-empty list of losses")
     return {m: list(v) for m, v in doc.items()}
+
+
+PUBLISHED_KEYS = {"dataset": str, "method": str, "ipc": (int, str), "acc": (int, float), "std": (int, float),
+                  "ref": str, "source": str}
+
+
+def _parse_published(rows: list[Any], name: str) -> list[dict[str, Any]]:
+    """``[[published]]``: literature numbers (dataset, method, ipc, acc, optional std, ref, source) that
+    the report prints beside the suite's own; they change nothing that runs, so the hash ignores them."""
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise UserError(f"suite {name}: [[published]] entry {i} must be a table")
+        bad = sorted(set(row) - set(PUBLISHED_KEYS))
+        if bad:
+            raise UserError(f"suite {name}: [[published]] entry {i} has unknown key {bad[0]!r}"
+                            f"{suggest(bad[0], PUBLISHED_KEYS)}")
+        missing = [k for k in PUBLISHED_KEYS if k != "std" and k not in row]
+        if missing:
+            raise UserError(f"suite {name}: [[published]] entry {i} needs {', '.join(missing)}")
+        wrong = [k for k, v in row.items() if not isinstance(v, PUBLISHED_KEYS[k]) or isinstance(v, bool)]
+        if wrong:
+            raise UserError(f"suite {name}: [[published]] entry {i}: {wrong[0]} has the wrong type ({row[wrong[0]]!r})")
+    return [dict(r) for r in rows]
 
 
 def _check(s: Suite) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -132,7 +133,7 @@ def get_teacher(cfg: TeacherConfig, device: torch.device, data_root: str | None 
         return Teacher(model.to(device).eval(), cfg, record)
     model, record = _train(cfg, data, device)
     weights.parent.mkdir(parents=True, exist_ok=True)
-    tmp = weights.with_suffix(".tmp")
+    tmp = weights.with_suffix(f".{os.getpid()}.tmp")  # two processes may train the same teacher
     save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp))
     tmp.replace(weights)
     write_json_atomic(record_path, record)

@@ -77,3 +77,10 @@ def test_records_of_cells_an_edited_suite_dropped_are_left_out(records_dir, tmp_
     assert len(df) == 4 and set(df.model) == {"lenet"}
     assert "4 stored record(s)" in (tmp_path / "leaderboard.md").read_text()
     assert len(list(records_dir.glob("*.json"))) == 8  # nothing deleted
+
+
+def test_published_numbers_appear_beside_ours(records_dir, tmp_path):
+    pub = [{"dataset": "digits", "method": "random", "ipc": 1, "acc": 64.9, "std": 3.5, "ref": "P", "source": "Paper P"}]
+    write_report("mini", records_dir, tmp_path, published=pub)
+    md = (tmp_path / "leaderboard.md").read_text()
+    assert "| published" in md and "64.9 ± 3.5 [P]" in md and "[P] Paper P" in md

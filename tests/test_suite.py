@@ -112,3 +112,21 @@ def test_iterations_axis_makes_one_artifact_per_budget():
     assert len({str(c.distill_config) for c in cells}) == 2
     with pytest.raises(UserError, match="iterations must be"):
         parse_suite({"grid": {**doc["grid"], "iterations": [0]}})
+
+
+def test_published_numbers_are_parsed_and_do_not_change_the_hash():
+    grid = {"datasets": ["digits"], "methods": ["random"], "models": ["convnet3"], "optimizers": ["adam"]}
+    row = {"dataset": "digits", "method": "random", "ipc": 1, "acc": 60.0, "std": 2.0, "ref": "X", "source": "paper X"}
+    with_pub = parse_suite({"grid": grid, "published": [row]})
+    assert with_pub.published == [row] and with_pub.hash == parse_suite({"grid": grid}).hash
+
+
+@pytest.mark.parametrize(("change", "message"), [({"accuracy": 1.0}, "did you mean 'acc'"),
+                                                 ({"acc": "high"}, "acc has the wrong type"),
+                                                 ({"ref": None}, "needs ref")])
+def test_bad_published_rows_fail_before_running(change, message):
+    grid = {"datasets": ["digits"], "methods": ["random"], "models": ["convnet3"], "optimizers": ["adam"]}
+    row = {"dataset": "digits", "method": "random", "ipc": 1, "acc": 60.0, "ref": "X", "source": "paper X", **change}
+    row = {k: v for k, v in row.items() if v is not None}
+    with pytest.raises(UserError, match=message):
+        parse_suite({"grid": grid, "published": [row]})
