@@ -93,6 +93,8 @@ def build_parser() -> Parser:
     r.add_argument("--retry-errors", action="store_true", help="run cells stored with status error again")
     r.add_argument("--shard", default=None, metavar="K/N",
                    help="run only the K-th of N shares of the artifacts (0-based), to use N processes or machines")
+    r.add_argument("--cached-only", action="store_true",
+                   help="evaluate only cells whose artifact is already cached (leave distillation to another run)")
     r.add_argument("--no-report", action="store_true")
     r.add_argument("--no-progress", action="store_true")
     _common(r)
@@ -222,7 +224,8 @@ def cmd_run(args: argparse.Namespace) -> None:
     suite = load_suite(args.suite)
     records, report = _dirs(args, suite.name)
     counts = run_suite(suite, records, resolve_device(args.device), args.data_root, limit=args.limit,
-                       retry_errors=args.retry_errors, progress=not args.no_progress, shard=parse_shard(args.shard))
+                       retry_errors=args.retry_errors, progress=not args.no_progress, shard=parse_shard(args.shard),
+                       cached_only=args.cached_only)
     print(f"{suite.name}: {counts['cells']} cells, {counts['skipped']} already stored, "
           f"{counts['ok']} ran ok, {counts['error']} failed; records in {records}")
     if not args.no_report:

@@ -36,9 +36,18 @@ def distill_key(cfg: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:20]
 
 
+def _artifact_dir(cell: Cell, cache: Path | None = None) -> Path:
+    return (cache or cache_dir()) / "artifacts" / distill_key(cell.distill_config)
+
+
+def is_cached(cell: Cell, cache: Path | None = None) -> bool:
+    folder = _artifact_dir(cell, cache)
+    return folder.exists() and any(folder.glob("*.json"))
+
+
 def get_artifact(cell: Cell, device: torch.device, data_root: str | None, cache: Path | None = None) -> DistilledSet:
     """The cell's artifact from the cache, distilling (and caching) it when it is not there yet."""
-    folder = (cache or cache_dir()) / "artifacts" / distill_key(cell.distill_config)
+    folder = _artifact_dir(cell, cache)
     stored = sorted(folder.glob("*.json")) if folder.exists() else []
     if stored:
         return load_artifact(stored[0])
@@ -112,9 +121,11 @@ def _evaluate_group(cells: list[Cell], dss: list[DistilledSet | None], errors: l
 def run_suite(suite: Suite, records_dir: Path, device: torch.device, data_root: str | None = None,
               limit: int | None = None, retry_errors: bool = False, progress: bool = True,
               on_record: Callable[[dict[str, Any]], None] | None = None,
-              shard: tuple[int, int] | None = None) -> dict[str, int]:
+              shard: tuple[int, int] | None = None, cached_only: bool = False) -> dict[str, int]:
     """Run every cell not yet stored; returns counts of done / skipped / failed cells. ``shard=(k, n)``
-    keeps the cells of every n-th artifact starting at the k-th, so n processes split a suite."""
+    keeps the cells of every n-th artifact starting at the k-th, so n processes split a suite.
+    ``cached_only`` evaluates only cells whose artifact is already cached (another suite or process
+    is distilling the rest), so no artifact is ever distilled twice at once."""
     store = Store(records_dir)
     stored = store.keys()
     cells = [replace(c, eval=c.eval.for_device(device)) for c in suite.cells()]
@@ -128,6 +139,8 @@ def run_suite(suite: Suite, records_dir: Path, device: torch.device, data_root: 
         order = list(dict.fromkeys(distill_key(c.distill_config) for c in cells))
         mine = set(order[shard[0] :: shard[1]])
         todo = [c for c in todo if distill_key(c.distill_config) in mine]
+    if cached_only:
+        todo = [c for c in todo if is_cached(c)]
     if limit is not None:
         todo = todo[:limit]
     groups: dict[str, list[Cell]] = {}

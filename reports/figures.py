@@ -57,6 +57,28 @@ def by_axis(df: pd.DataFrame, dataset: str, axis: str, path: Path) -> None:
     _save(fig, path)
 
 
+def heatmap(df: pd.DataFrame, dataset: str, axis: str, path: Path) -> None:
+    """Method@ipc (rows) x ``axis`` values (columns): mean test accuracy written in each cell."""
+    s = _summary(df[df.dataset == dataset], ["method", "ipc", axis])
+    s[axis] = s[axis].astype(str)
+    rows = list(dict.fromkeys(s.sort_values(["ipc", "method"], key=lambda c: c.map(_ipc_order) if c.name == "ipc"
+                                            else c)["label"]))
+    cols = sorted(s[axis].unique())
+    grid = s.pivot_table(index="label", columns=axis, values="mean", aggfunc="first").reindex(index=rows, columns=cols)
+    fig, ax = plt.subplots(figsize=(min(14.0, 2.0 + 1.1 * len(cols)), 1.0 + 0.45 * len(rows)), dpi=100)
+    im = ax.imshow(grid.to_numpy(dtype=float), cmap="viridis", vmin=0, vmax=100, aspect="auto")
+    for i in range(len(rows)):
+        for j in range(len(cols)):
+            v = grid.iat[i, j]
+            if pd.notna(v):
+                ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize=7, color="white" if v < 60 else "black")
+    ax.set_xticks(range(len(cols)), cols, rotation=25, fontsize=8, ha="right")
+    ax.set_yticks(range(len(rows)), rows, fontsize=8)
+    fig.colorbar(im, ax=ax, label="test accuracy (%)")
+    ax.set_title(f"{dataset}: test accuracy by method and {axis} (mean over seeds)", fontsize=10)
+    _save(fig, path)
+
+
 def by_steps_offset(df: pd.DataFrame, dataset: str, path: Path) -> None:
     """Lines: test accuracy against the shift of the training length from the chosen one."""
     s = _summary(df[df.dataset == dataset], ["method", "ipc", "model", "steps_offset"])

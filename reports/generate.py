@@ -141,6 +141,8 @@ def leaderboard(df: pd.DataFrame, records: list[dict[str, Any]], suite: str,
             lines.append(tabulate(errors[["method", "ipc", "model", "optimizer", "seed", "error"]].values.tolist(),
                                   headers=["method", "ipc", "model", "optimizer", "seed", "error"], tablefmt="github"))
         lines += ["", f"![accuracy per method and model](fig_accuracy_{dataset}.png)", ""]
+        if dd["model"].nunique() > 2 and dd["method"].nunique() > 1:
+            lines += [f"![method x architecture heatmap](fig_heatmap_model_{dataset}.png)", ""]
         if dd["optimizer"].nunique() > 1:
             lines += [f"![accuracy by optimizer](fig_by_optimizer_{dataset}.png)", ""]
         if dd["loss"].nunique() > 1:
@@ -186,6 +188,8 @@ def write_report(suite: str, records_dir: Path, out_dir: Path, cells: list[dict[
     for dataset in sorted(df["dataset"].unique()):
         dd = df[df.dataset == dataset]
         plots = [(f"fig_accuracy_{dataset}.png", lambda p, d=dataset: figures.by_axis(df, d, "model", p))]
+        if dd["model"].nunique() > 2 and dd["method"].nunique() > 1:
+            plots.append((f"fig_heatmap_model_{dataset}.png", lambda p, d=dataset: figures.heatmap(df, d, "model", p)))
         if dd["optimizer"].nunique() > 1:
             plots.append((f"fig_by_optimizer_{dataset}.png", lambda p, d=dataset: figures.by_axis(df, d, "optimizer", p)))
         if dd["loss"].nunique() > 1:

@@ -74,6 +74,21 @@ def test_shards_split_a_suite_without_overlap(tmp_path):
     assert counts == [3, 6]  # six artifacts, three per shard, together the whole suite
 
 
+def test_cached_only_evaluates_just_the_cells_whose_artifact_exists(tmp_path, monkeypatch):
+    monkeypatch.setenv("DDBENCH_CACHE", str(tmp_path / "cache"))
+    body = 'methods = ["random"]\nmodels = ["lenet"]\noptimizers = ["adam"]\n[eval]\nsteps = 3\nbatch_size = 10\n'
+    small, big = tmp_path / "small.toml", tmp_path / "big.toml"
+    small.write_text('[grid]\ndatasets = ["digits"]\nipc = [1]\n' + body)
+    big.write_text('[grid]\ndatasets = ["digits"]\nipc = [1, 2]\n' + body)
+    common = ["--no-progress", "--device", "cpu", "--no-report"]
+    assert main(["run", str(big), "--report-dir", str(tmp_path / "a"), "--cached-only", *common]) == 0
+    assert not list((tmp_path / "a" / "records").glob("*.json"))  # nothing cached yet: nothing ran
+    assert main(["run", str(small), "--report-dir", str(tmp_path / "b"), *common]) == 0
+    assert main(["run", str(big), "--report-dir", str(tmp_path / "a"), "--cached-only", *common]) == 0
+    (rec,) = [json.loads(p.read_text()) for p in (tmp_path / "a" / "records").glob("*.json")]
+    assert rec["config"]["ipc"] == 1
+
+
 def test_teacher_train_then_list(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("DDBENCH_CACHE", str(tmp_path))
     assert main(["teacher", "train", "--dataset", "digits", "--model", "convnet3_w32", "--epochs", "1",
