@@ -176,7 +176,7 @@ def distribution_matching(data: RealData, budget: Budget, seed: int, device: tor
         loss.backward()
         img_opt.step()
         syn.clamp_()
-        history.append(float(loss))
+        history.append(float(loss.detach()))
     return synthetic_artifact(syn, data, history, start, {"augment": augment, **{f"preset_{k}": v for k, v in p.items()}})
 
 

@@ -79,6 +79,27 @@ def heatmap(df: pd.DataFrame, dataset: str, axis: str, path: Path) -> None:
     _save(fig, path)
 
 
+def budget_curve(df: pd.DataFrame, dataset: str, path: Path) -> None:
+    """Lines per method@ipc: test accuracy against distillation wall time, one point per iteration budget."""
+    d = df[(df.dataset == dataset) & (df.status == "ok")]
+    s = d.groupby(["method", "ipc", "iterations"], sort=True).agg(
+        mean=("test_acc", "mean"), std=("test_acc", "std"), cost=("distill_wall_s", "mean")).reset_index()
+    s["std"] = s["std"].fillna(0.0)
+    fig, ax = plt.subplots(figsize=(6.5, 4.5), dpi=100)
+    for (method, ipc), sub in s.groupby(["method", "ipc"], sort=True):
+        sub = sub.sort_values("iterations")
+        ax.errorbar(sub["cost"].clip(lower=1e-3), sub["mean"], yerr=sub["std"], marker="o", capsize=2,
+                    label=f"{method}@{ipc}")
+        for x, y, it in zip(sub["cost"].clip(lower=1e-3), sub["mean"], sub["iterations"], strict=True):
+            ax.annotate(str(int(it)), (x, y), fontsize=6, textcoords="offset points", xytext=(3, 3))
+    ax.set_xscale("log")
+    ax.set_xlabel("distillation wall time per artifact (s, log; labels = iterations)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"{dataset}: accuracy against distillation cost", fontsize=10)
+    ax.legend(fontsize=7, ncol=2)
+    _save(fig, path)
+
+
 def by_steps_offset(df: pd.DataFrame, dataset: str, path: Path) -> None:
     """Lines: test accuracy against the shift of the training length from the chosen one."""
     s = _summary(df[df.dataset == dataset], ["method", "ipc", "model", "steps_offset"])

@@ -84,3 +84,18 @@ def test_published_numbers_appear_beside_ours(records_dir, tmp_path):
     write_report("mini", records_dir, tmp_path, published=pub)
     md = (tmp_path / "leaderboard.md").read_text()
     assert "| published" in md and "64.9 ± 3.5 [P]" in md and "[P] Paper P" in md
+
+
+def test_budget_axis_gives_a_cost_curve_and_many_models_a_heatmap(tmp_path, cpu, monkeypatch):
+    monkeypatch.setenv("DDBENCH_CACHE", str(tmp_path / "cache"))
+    records = tmp_path / "records"
+    suite = parse_suite({"name": "curve", "grid": {"datasets": ["digits"], "methods": ["dm", "random"], "ipc": [1],
+                                                    "models": ["lenet", "convnet3_w32", "test_resnet"],
+                                                    "optimizers": ["adam"], "iterations": [1, 3]},
+                         "methods": {"dm": {"model": "convnet3_w32", "batch_real": 8}},
+                         "eval": {"steps": 3, "batch_size": 10}})
+    run_suite(suite, records, cpu, progress=False)
+    names = {p.name for p in write_report("curve", records, tmp_path / "out")}
+    assert {"fig_budget_digits.png", "fig_heatmap_model_digits.png"} <= names
+    df = pd.read_csv(tmp_path / "out" / "results.csv")
+    assert set(df[df.method == "dm"].iterations) == {1, 3}
