@@ -25,7 +25,7 @@ from benchmarks.errors import UserError
 from benchmarks.evaluator import evaluate_seeds
 from benchmarks.methods import Budget, run_method
 from benchmarks.paths import cache_dir
-from benchmarks.store import RECORD_SCHEMA, Store, cell_key
+from benchmarks.store import RECORD_SCHEMA, Store, cell_key, device_free_key
 from benchmarks.suite import Cell, Suite
 from benchmarks.teachers import label_cost
 
@@ -128,11 +128,15 @@ def run_suite(suite: Suite, records_dir: Path, device: torch.device, data_root: 
     is distilling the rest), so no artifact is ever distilled twice at once."""
     store = Store(records_dir)
     stored = store.keys()
-    cells = [replace(c, eval=c.eval.for_device(device)) for c in suite.cells()]
-    todo = []
-    for c in cells:
+    elsewhere = store.device_free_keys()  # cells stored by a machine whose "auto" precision differs
+    todo, cells = [], []
+    for c0 in suite.cells():
+        c = replace(c0, eval=c0.eval.for_device(device))
+        cells.append(c)
         k = cell_key(c.config)
         if k in stored and not (retry_errors and store.get(k)["status"] == "error"):
+            continue
+        if k not in stored and c0.eval.precision == "auto" and device_free_key(c.config) in elsewhere:
             continue
         todo.append(c)
     if shard is not None:

@@ -22,6 +22,12 @@ def cell_key(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:20]
 
 
+def device_free_key(config: dict[str, Any]) -> str:
+    """A cell's identity without the device-resolved precision: ``precision = "auto"`` resolves to bf16
+    on one CPU and fp32 on another, and both records answer the same suite cell."""
+    return cell_key({**config, "eval": {k: v for k, v in config["eval"].items() if k != "precision"}})
+
+
 class Store:
     """A directory of ``<key>.json`` records."""
 
@@ -48,6 +54,10 @@ class Store:
 
     def keys(self) -> set[str]:
         return {p.stem for p in self.dir.glob("*.json")} if self.dir.exists() else set()
+
+    def device_free_keys(self) -> set[str]:
+        """``device_free_key`` of every stored record (reads them all)."""
+        return {device_free_key(r["config"]) for r in self.records()}
 
     def records(self) -> list[dict[str, Any]]:
         """Every stored record, sorted by key."""

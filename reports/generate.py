@@ -15,7 +15,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from benchmarks.artifact import load_artifact
-from benchmarks.store import cell_key
+from benchmarks.store import device_free_key
 from reports import figures
 
 # results.csv columns: later issues may add columns, never rename these.
@@ -25,7 +25,9 @@ CSV_COLUMNS = [
     "label_kind", "label_bytes", "artifact", "key", "error", "distill_seed", "steps_offset", "order_seed",
     "iterations",
 ]
-GROUP = ["dataset", "method", "ipc", "model", "optimizer", "loss", "augment", "precision"]
+# Precision is not a grouping key: a suite's "auto" resolves per machine (bf16 or fp32) and records from
+# both answer the same cell; the leaderboard lists the precisions each row's runs used.
+GROUP = ["dataset", "method", "ipc", "model", "optimizer", "loss", "augment"]
 
 
 def load_records(records_dir: Path) -> list[dict[str, Any]]:
@@ -75,7 +77,8 @@ def summarise(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     ok = df[df.status == "ok"]
     g = ok.groupby(by, sort=False, dropna=False)
     out = g.agg(mean=("test_acc", "mean"), std=("test_acc", "std"), n=("test_acc", "size"),
-                val=("val_acc", "mean"), wall=("wall_s", "mean")).reset_index()
+                val=("val_acc", "mean"), wall=("wall_s", "mean"),
+                precision=("precision", lambda v: "/".join(sorted({str(x) for x in v})))).reset_index()
     out["std"] = out["std"].fillna(0.0)
     return out
 
@@ -161,11 +164,6 @@ def _ipc_key(col: pd.Series) -> pd.Series:
     if col.name == "ipc":
         return col.map(lambda v: 10**9 if v == "all" else int(v))
     return col
-
-
-def device_free_key(config: dict[str, Any]) -> str:
-    """A cell's identity without the device-resolved precision, to match records to a suite's cells."""
-    return cell_key({**config, "eval": {k: v for k, v in config["eval"].items() if k != "precision"}})
 
 
 def write_report(suite: str, records_dir: Path, out_dir: Path, cells: list[dict[str, Any]] | None = None,

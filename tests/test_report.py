@@ -99,3 +99,19 @@ def test_budget_axis_gives_a_cost_curve_and_many_models_a_heatmap(tmp_path, cpu,
     assert {"fig_budget_digits.png", "fig_heatmap_model_digits.png"} <= names
     df = pd.read_csv(tmp_path / "out" / "results.csv")
     assert set(df[df.method == "dm"].iterations) == {1, 3}
+
+
+def test_runs_of_one_auto_precision_cell_on_two_machines_share_a_row(records_dir, tmp_path):
+    from benchmarks.store import Store, cell_key
+
+    mixed = tmp_path / "records"
+    mixed.mkdir()
+    for r in Store(records_dir).records():  # half the seeds "ran" where auto meant bf16
+        if r["config"]["eval"]["seed"] == 1:
+            r["config"]["eval"]["precision"] = "bf16"
+            r["key"] = cell_key(r["config"])
+        Store(mixed).put(r)
+    write_report("mini", mixed, tmp_path / "out")
+    md = (tmp_path / "out" / "leaderboard.md").read_text()
+    rows = [line for line in md.splitlines() if line.startswith("| random ") and "lenet" in line]
+    assert len(rows) == 1 and "bf16/fp32" in rows[0] and "(2)" in rows[0]

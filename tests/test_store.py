@@ -78,3 +78,27 @@ def test_records_are_validated_and_keyed_by_config():
     assert validate_record({**rec, "key": "x"}) == ["key does not match the hash of its config"]
     assert validate_record({**rec, "metrics": {"test_acc": 0.5e3, "val_acc": 1}})
     assert validate_record({**rec, "status": "error"}) == ["an error record needs its error message"]
+
+
+def _rewrite_precision(store: Store, precision: str) -> None:
+    """Make the stored records look as if another machine resolved the precision differently."""
+    for r in store.records():
+        store.path(r["key"]).unlink()
+        r["config"]["eval"]["precision"] = precision
+        r["key"] = cell_key(r["config"])
+        store.put(r)
+
+
+def test_auto_precision_cells_stored_by_another_machine_are_not_run_again(tmp_path, cpu):
+    doc = json.loads(json.dumps(TINY))
+    doc["grid"]["optimizers"], doc["grid"]["seeds"], doc["eval"]["steps"] = ["adam"], [0], 5
+    suite = parse_suite(doc)  # precision "auto": fp32 on a CPU without bf16, bf16 on one with it
+    assert run_suite(suite, tmp_path, cpu, progress=False)["ok"] == 1
+    store = Store(tmp_path)
+    other = "bf16" if store.records()[0]["config"]["eval"]["precision"] == "fp32" else "fp32"
+    _rewrite_precision(store, other)
+    assert run_suite(suite, tmp_path, cpu, progress=False) == {"cells": 1, "skipped": 1, "ok": 0, "error": 0}
+    # an explicit precision is part of the cell: a record made at another precision does not answer it
+    doc["eval"]["precision"] = "fp32"
+    _rewrite_precision(store, "bf16")
+    assert run_suite(parse_suite(doc), tmp_path, cpu, progress=False)["ok"] == 1
