@@ -130,3 +130,28 @@ def test_bad_published_rows_fail_before_running(change, message):
     row = {k: v for k, v in row.items() if v is not None}
     with pytest.raises(UserError, match=message):
         parse_suite({"grid": grid, "published": [row]})
+
+
+# (suite, suite whose artifacts it reuses, its methods that are its own): a suite that says it reuses
+# another's cached artifacts must ask for exactly the same distillations, or it silently re-distils.
+ARTIFACT_REUSE = [
+    ("baselines-cross-arch", "baselines-mnist", set()),
+    ("ld-flex-optimizers", "ld-paper-mnist", set()),
+    ("ld-flex-training", "ld-paper-mnist", set()),
+    ("ld-flex-order", "ld-paper-mnist", set()),
+    ("ld-flex-architectures", "ld-paper-mnist", set()),
+    ("ld-warm-mnist", "ld-paper-mnist", {"ld_warm"}),
+    ("loss-study", "ld-paper-mnist", {"rded", "soft_random"}),
+    ("cross-optimizer", "loss-study", set()),
+]
+
+
+@pytest.mark.parametrize(("consumer", "producer", "own"), ARTIFACT_REUSE)
+def test_suites_that_reuse_artifacts_ask_for_the_same_distillations(consumer, producer, own):
+    from benchmarks.runner import distill_key
+
+    produced = {distill_key(c.distill_config) for c in load_suite(producer).cells()}
+    wanted = {(c.method, distill_key(c.distill_config)) for c in load_suite(consumer).cells()
+              if c.method != "full" and c.method not in own}
+    assert wanted, "nothing to compare"
+    assert {m for m, k in wanted if k not in produced} == set()
