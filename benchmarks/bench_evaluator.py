@@ -48,10 +48,11 @@ def machine_info(device: torch.device) -> dict[str, Any]:
                 break
     except OSError:
         pass
+    bf16 = bf16_supported(device)  # emulated bf16 matmuls take minutes on CPUs without it: not measured there
     return {**provenance(device), "cpu": cpu or platform.processor(), "threads": torch.get_num_threads(),
-            "bf16_supported": bf16_supported(device),
+            "bf16_supported": bf16,
             "matmul_peak_gflops_fp32": round(matmul_peak_flops(str(device), "fp32") / 1e9, 1),
-            "matmul_peak_gflops_bf16": round(matmul_peak_flops(str(device), "bf16") / 1e9, 1),
+            "matmul_peak_gflops_bf16": round(matmul_peak_flops(str(device), "bf16") / 1e9, 1) if bf16 else None,
             "date": time.strftime("%Y-%m-%d")}
 
 
@@ -186,9 +187,11 @@ def markdown(doc: dict[str, Any]) -> str:
              s["speedup"], f"{s['reference_acc']:.2f} ± {s['reference_acc_std']:.2f}",
              f"{s['ddbench_acc']:.2f} ± {s['ddbench_acc_std']:.2f}", s.get("bf16_minus_fp32", "-")]
             for s in doc["settings"]]
+    bf16 = m["matmul_peak_gflops_bf16"]
+    bf16_text = f"{bf16} GFLOP/s bf16" if bf16 is not None else "no bf16 support (fp32 only)"
     lines = ["# Evaluator benchmark", "", doc.get("protocol", ""), "",
              f"Machine: {m['cpu']}, {m['threads']} threads, torch {m['torch']}; measured matmul peak "
-             f"{m['matmul_peak_gflops_fp32']} GFLOP/s fp32, {m['matmul_peak_gflops_bf16']} GFLOP/s bf16; {m['date']}, "
+             f"{m['matmul_peak_gflops_fp32']} GFLOP/s fp32, {bf16_text}; {m['date']}, "
              f"commit {m['commit']}.", "",
              tabulate(rows, headers=["model", "ipc", "steps", "n", "reference models/h", "ddbench models/h", "speed-up",
                                      "reference acc", "ddbench acc", "bf16 - fp32 acc"], tablefmt="github")]
