@@ -12,7 +12,9 @@ call alone (forward + backward on one batch of logits) shows where any differenc
 from __future__ import annotations
 
 import argparse
+import shlex
 import statistics
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -118,6 +120,7 @@ def run(suite: str, optimizer: str, steps: int | None, rounds: int, device: torc
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv  # the report names the command that made it, arguments included
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--suite", default="cross-optimizer")
     ap.add_argument("--optimizer", default="adamw")
@@ -130,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     result = run(args.suite, args.optimizer, args.steps, args.rounds, device)
-    command = ("python -m benchmarks.bench_gift " + " ".join(argv or [])).strip()
+    command = ("python -m benchmarks.bench_gift " + shlex.join(argv)).strip()
     out = reports_dir() / "bench"
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(Path(out / "gift_overhead.json"), {"command": command, **result,

@@ -8,7 +8,9 @@ examples per inner minibatch).
 from __future__ import annotations
 
 import argparse
+import shlex
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -53,6 +55,7 @@ def run(sizes: list[int], repeats: int) -> list[dict[str, object]]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv  # the report names the command that made it, arguments included
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[10, 25, 50])
     ap.add_argument("--repeats", type=int, default=20)
@@ -61,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = run(args.sizes, args.repeats)
     out = reports_dir() / "bench"
     out.mkdir(parents=True, exist_ok=True)
-    command = "python -m methods.bench_ridge " + " ".join(argv or [])
+    command = "python -m methods.bench_ridge " + shlex.join(argv)
     write_json_atomic(Path(out / "ridge_solvers.json"), {"command": command.strip(), "rows": rows,
                                                          "provenance": provenance(torch.device("cpu"))})
     table = tabulate([[r[k] for k in rows[0]] for r in rows], headers=list(rows[0]), tablefmt="github")
