@@ -133,7 +133,7 @@ def trajectory_matching(data: RealData, budget: Budget, seed: int, device: torch
         with torch.no_grad():
             syn_lr.clamp_(min=1e-6)
         history.append(float(loss.detach()))
-    ds = synthetic_artifact(syn, data, history, start, {"learned_lr": round(float(syn_lr), 8), "expert_key": recipe.key,
+    ds = synthetic_artifact(syn, data, history, start, {"learned_lr": round(float(syn_lr.detach()), 8), "expert_key": recipe.key,
                                                         "syn_steps": syn_steps, "expert_epochs": expert_epochs})
     ds.extras["lr"] = syn_lr.detach().reshape(1).cpu()
     return ds
