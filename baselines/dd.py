@@ -21,7 +21,7 @@ from torch.func import functional_call
 from baselines.matching import Synthetic, synthetic_artifact
 from benchmarks.artifact import DistilledSet
 from benchmarks.data import RealData
-from benchmarks.methods import Budget, register_method
+from benchmarks.methods import Budget, budget_loop, register_method
 from benchmarks.models import build_model
 
 
@@ -38,7 +38,7 @@ def dataset_distillation(data: RealData, budget: Budget, seed: int, device: torc
     y_syn = syn.labels.to(device)
     history: list[float] = []
     start = time.perf_counter()
-    for _ in range(budget.iterations or iterations):
+    for _ in budget_loop(budget, budget.iterations or iterations):
         net = build_model(model, data.num_classes, data.channels, data.size)[0].to(device)
         params = {k: v.detach().requires_grad_(True) for k, v in net.named_parameters()}
         buffers = dict(net.named_buffers())

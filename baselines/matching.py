@@ -23,7 +23,7 @@ from benchmarks.artifact import DistilledSet
 from benchmarks.augment import build_augmentation, siamese
 from benchmarks.data import RealData
 from benchmarks.errors import UserError
-from benchmarks.methods import Budget, register_method
+from benchmarks.methods import Budget, budget_loop, register_method
 from benchmarks.models import build_model
 
 
@@ -129,7 +129,7 @@ def gradient_matching(data: RealData, budget: Budget, seed: int, device: torch.d
     p["iterations"] = p["iterations"] or max(10, p["updates"] // outer)
     history: list[float] = []
     start = time.perf_counter()
-    for _ in range(p["iterations"]):
+    for _ in budget_loop(budget, p["iterations"]):
         net = build_model(model, data.num_classes, data.channels, data.size)[0].to(device).train()
         params = [q for q in net.parameters() if q.requires_grad]
         net_opt = torch.optim.SGD(params, lr=lr_net)
@@ -167,7 +167,7 @@ def distribution_matching(data: RealData, budget: Budget, seed: int, device: tor
     gen, syn, aug, img_opt = _start(data, budget, seed, device, augment, lr_img)
     history: list[float] = []
     start = time.perf_counter()
-    for _ in range(p["iterations"]):
+    for _ in budget_loop(budget, p["iterations"]):
         net = build_model(model, data.num_classes, data.channels, data.size)[0].to(device).train()
         for q in net.parameters():
             q.requires_grad_(False)

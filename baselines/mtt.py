@@ -27,7 +27,7 @@ from baselines.matching import init_from_real, pixel_lr, synthetic_artifact
 from benchmarks.artifact import DistilledSet
 from benchmarks.data import RealData
 from benchmarks.errors import UserError
-from benchmarks.methods import Budget, register_method
+from benchmarks.methods import Budget, budget_loop, register_method
 from benchmarks.models import build_model
 from benchmarks.paths import cache_dir
 
@@ -113,7 +113,7 @@ def trajectory_matching(data: RealData, budget: Budget, seed: int, device: torch
     lr_opt = torch.optim.SGD([syn_lr], lr=lr_lr, momentum=0.5)
     history: list[float] = []
     start = time.perf_counter()
-    for _ in range(budget.iterations or iterations):
+    for _ in budget_loop(budget, budget.iterations or iterations):
         e = int(torch.randint(0, experts, (1,), generator=gen))
         s = int(torch.randint(0, max_start_epoch + 1, (1,), generator=gen))
         theta0, target = trajectories[e, s], trajectories[e, s + expert_epochs]

@@ -62,6 +62,8 @@ def build_parser() -> Parser:
                    help="label distillation: take the base images from this dataset instead")
     d.add_argument("--ipc", type=int, default=10, help="images (base examples) per class")
     d.add_argument("--iterations", type=int, default=None, help="distillation compute budget, where the method has one")
+    d.add_argument("--seconds", type=float, default=None,
+                   help="cap the distillation loop's wall time (iterative methods; the record keeps iterations_run)")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--param", action="append", metavar="KEY=VALUE", help="method parameter (repeatable)")
     d.add_argument("--out", default="artifacts", help="directory for <hash>.safetensors + <hash>.json")
@@ -181,7 +183,7 @@ def cmd_distill(args: argparse.Namespace) -> None:
     params = parse_pairs(args.param, "--param")
     if args.base_dataset:
         params["base_dataset"] = args.base_dataset
-    ds = run_method(args.method, data, Budget(args.ipc, args.iterations), args.seed, resolve_device(args.device),
+    ds = run_method(args.method, data, Budget(args.ipc, args.iterations, args.seconds), args.seed, resolve_device(args.device),
                     params)
     path = ds.save(args.out)
     print(f"{path}  ({len(ds.images)} images, {ds.label_kind} labels, {ds.meta['cost']['wall_s']:.1f}s)")

@@ -8,7 +8,8 @@ parameters, and stamps the artifact with what made it and what it cost.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,10 +24,25 @@ from benchmarks.registry import Registry
 
 @dataclass(frozen=True)
 class Budget:
-    """Images (or base examples) per class, and an optional distillation compute budget."""
+    """Images (or base examples) per class, and an optional distillation compute budget.
+
+    ``iterations`` replaces the method's own iteration count; ``seconds`` caps the wall time of its
+    distillation loop (setup such as cached expert training is not counted). A seconds cap depends
+    on the machine, so the records it makes reproduce only through their ``iterations_run``."""
 
     ipc: int | None
     iterations: int | None = None
+    seconds: float | None = None
+
+
+def budget_loop(budget: Budget, iterations: int) -> Iterator[int]:
+    """Indices 0..iterations-1 of a distillation loop, ending early once ``budget.seconds`` have passed
+    (at least one iteration always runs, so every artifact has moved from its start)."""
+    deadline = None if budget.seconds is None else time.perf_counter() + budget.seconds
+    for i in range(iterations):
+        if i and deadline is not None and time.perf_counter() >= deadline:
+            return
+        yield i
 
 
 DistillFn = Callable[..., DistilledSet]
@@ -74,6 +90,8 @@ def run_method(name: str, data: RealData, budget: Budget, seed: int, device: tor
     resolved = resolve_params(name, params)
     if entry.uses_ipc and (budget.ipc is None or budget.ipc < 1):
         raise UserError(f"method {name!r} needs a budget of at least 1 image per class")
+    if budget.seconds is not None and not budget.seconds > 0:
+        raise UserError(f"a seconds budget must be positive (got {budget.seconds}); leave it out for no cap")
     torch.manual_seed(seed)
     reset_peak_memory(device)
     with timed(device) as t:
@@ -85,6 +103,7 @@ def run_method(name: str, data: RealData, budget: Budget, seed: int, device: tor
         "classes": list(data.classes),
         "ipc": budget.ipc if entry.uses_ipc else None,
         "iterations": budget.iterations,
+        **({"budget_seconds": budget.seconds} if budget.seconds is not None else {}),
         "seed": seed,
     })
     ds.meta.setdefault("cost", {}).update({"wall_s": round(t.seconds, 4), "peak_mem_bytes": peak_memory_bytes(device)})

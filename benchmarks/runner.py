@@ -52,7 +52,7 @@ def get_artifact(cell: Cell, device: torch.device, data_root: str | None, cache:
     if stored:
         return load_artifact(stored[0])
     data = load_dataset(cell.dataset, data_root)
-    ds = run_method(cell.method, data, Budget(cell.ipc, cell.iterations), cell.distill_seed, device, cell.params)
+    ds = run_method(cell.method, data, Budget(cell.ipc, cell.iterations, cell.seconds), cell.distill_seed, device, cell.params)
     ds.save(folder)
     return ds
 

@@ -30,12 +30,12 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 GRID_KEYS = ("datasets", "methods", "ipc", "models", "optimizers", "losses", "augment", "seeds", "eval_seeds",
-             "iterations")
+             "iterations", "seconds")
 EVAL_KEYS = ("steps", "batch_size", "schedule", "weight_decay", "precision", "lr_grid", "val_size", "lr", "compile",
              "steps_from_artifact", "steps_offset", "order_seed", "lr_from_artifact")
 
 
-OPTIONAL_GRID_KEYS = ("eval_seeds", "iterations")  # added later; left out of the suite hash while empty
+OPTIONAL_GRID_KEYS = ("eval_seeds", "iterations", "seconds")  # added later; left out of the suite hash while empty
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ class Cell:
     eval: EvalConfig
     iterations: int | None = None
     seed: int | None = None  # None: the evaluation seed
+    seconds: float | None = None  # wall-clock cap on the distillation loop (machine-dependent)
 
     @property
     def distill_seed(self) -> int:
@@ -60,7 +61,8 @@ class Cell:
     @property
     def distill_config(self) -> dict[str, Any]:
         return {"dataset": self.dataset, "method": self.method, "params": self.params, "ipc": self.ipc,
-                "iterations": self.iterations, "seed": self.distill_seed}
+                "iterations": self.iterations, "seed": self.distill_seed,
+                **({"seconds": self.seconds} if self.seconds is not None else {})}  # keys of older cells unchanged
 
     @property
     def config(self) -> dict[str, Any]:
@@ -94,8 +96,8 @@ class Suite:
         g = self.grid
         out: list[Cell] = []
         budgets = g["iterations"] or [self.iterations]  # grid axis of distillation budgets, else the suite's one
-        for dataset, method, ipc, seed, iters in itertools.product(g["datasets"], g["methods"], g["ipc"], g["seeds"],
-                                                                   budgets):
+        for dataset, method, ipc, seed, iters, secs in itertools.product(g["datasets"], g["methods"], g["ipc"], g["seeds"],
+                                                                         budgets, g["seconds"] or [None]):
             entry = METHODS.get(method)
             if not entry.uses_ipc and ipc != g["ipc"][0]:
                 continue  # one budget-free artifact (e.g. `full`) per dataset and seed
@@ -110,7 +112,7 @@ class Suite:
                 ev = EvalConfig(model=model, optimizer=opt, lr=lr, loss=loss, augment=aug, seed=es,
                                 **{**fixed, **extra})
                 out.append(Cell(dataset, method, params, ipc if entry.uses_ipc else None, ev, iters,
-                                seed if g["eval_seeds"] else None))
+                                seed if g["eval_seeds"] else None, secs))
         return out
 
 
@@ -148,7 +150,7 @@ def parse_suite(doc: dict[str, Any], default_name: str = "suite", source: str = 
         raise UserError(f"suite {default_name}: [grid] needs {', '.join(missing)}")
     grid = {k: _as_list(grid_doc.get(k, d)) for k, d in
             {"datasets": None, "methods": None, "ipc": [1], "models": None, "optimizers": None, "losses": ["ce"],
-             "augment": ["none"], "seeds": [0], "eval_seeds": [], "iterations": []}.items()}
+             "augment": ["none"], "seeds": [0], "eval_seeds": [], "iterations": [], "seconds": []}.items()}
     ev = dict(doc.get("eval", {}))
     bad_eval = set(ev) - set(EVAL_KEYS)
     if bad_eval:
@@ -232,6 +234,8 @@ def _check(s: Suite) -> None:
         AUGMENTATIONS.get(a)
     if not all(isinstance(v, int) and v >= 1 for v in s.grid["iterations"]):
         raise UserError(f"suite {s.name}: iterations must be a list of positive integers")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in s.grid["seconds"]):
+        raise UserError(f"suite {s.name}: seconds must be a list of positive numbers (a wall-clock cap per artifact)")
     for k in ("ipc", "seeds", "eval_seeds"):
         if not all(isinstance(v, int) and v >= (1 if k == "ipc" else 0) for v in s.grid[k]):
             raise UserError(f"suite {s.name}: {k} must be a list of {'positive' if k == 'ipc' else 'non-negative'} integers")

@@ -28,7 +28,7 @@ from benchmarks.data import RealData, load_dataset
 from benchmarks.errors import UserError
 from benchmarks.evaluator import EvalConfig, accuracy, train, val_subset
 from benchmarks.losses import soft_cross_entropy as soft_ce
-from benchmarks.methods import Budget, register_method
+from benchmarks.methods import Budget, budget_loop, register_method
 from benchmarks.models import build_model
 from methods.base_examples import select_base, to_target
 
@@ -223,8 +223,18 @@ def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.devi
     best = (-1.0, labels.detach().clone(), 0, 0)
     history: list[float] = []
     checks: list[list[float]] = []  # [iteration, train steps, val acc, seconds] at each selection point
+
+    def select(it: int) -> None:
+        nonlocal best
+        steps = tracker.train_steps(fallback=max(gap, it))
+        val = judge_labels(base_images, labels, data, s.learner, steps, inner_batch, seed, device, vx, vy)
+        checks.append([it, steps, round(val, 4), round(time.perf_counter() - start, 2)])
+        if val > best[0]:
+            best = (val, labels.detach().clone(), steps, it)
+
     start = time.perf_counter()
-    for it in range(1, iterations + 1):
+    it = 0
+    for it in (i + 1 for i in budget_loop(budget, iterations)):
         t_idx = torch.randint(0, len(data.train_y), (s.outer_batch,), generator=gen)
         xt = data.normalize(data.train_x[t_idx]).to(device)
         yt = data.train_y[t_idx].to(device)
@@ -242,11 +252,9 @@ def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.devi
             meta.reset()
         history.append(float(outer))
         if it % s.select_every == 0 or it == iterations:
-            steps = tracker.train_steps(fallback=max(gap, it))
-            val = judge_labels(base_images, labels, data, s.learner, steps, inner_batch, seed, device, vx, vy)
-            checks.append([it, steps, round(val, 4), round(time.perf_counter() - start, 2)])
-            if val > best[0]:
-                best = (val, labels.detach().clone(), steps, it)
+            select(it)
+    if not checks or checks[-1][0] != it:  # a seconds budget ended the loop between selection points
+        select(it)
     wall = time.perf_counter() - start
     val_acc, best_labels, best_steps, best_it = best
     return DistilledSet(
@@ -257,7 +265,7 @@ def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.devi
             "base_true_labels": source.train_y[base_idx].tolist(), "inner_batch": inner_batch,
             "best_train_steps": best_steps, "best_iteration": best_it, "best_val_acc": round(val_acc, 4),
             "reset_lengths": tracker.lengths, "outer_loss": [round(h, 5) for h in history[:: max(1, len(history) // 50)]],
-            "seconds_per_iteration": round(wall / iterations, 5), "selection": checks,
+            "iterations_run": it, "seconds_per_iteration": round(wall / max(1, it), 5), "selection": checks,
         },
     )
 

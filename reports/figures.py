@@ -7,6 +7,7 @@ report regenerated from the same records is byte-identical.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -79,21 +80,29 @@ def heatmap(df: pd.DataFrame, dataset: str, axis: str, path: Path) -> None:
     _save(fig, path)
 
 
+def _budget_label(iterations: Any, seconds: Any) -> str:
+    """A point's budget: ``200`` iterations, ``60s`` of wall, or both (``800|60s``)."""
+    parts = ([str(int(iterations))] if pd.notna(iterations) else []) + ([f"{seconds:g}s"] if pd.notna(seconds) else [])
+    return "|".join(parts) or "default"
+
+
 def budget_curve(df: pd.DataFrame, dataset: str, path: Path) -> None:
-    """Lines per method@ipc: test accuracy against distillation wall time, one point per iteration budget."""
+    """Lines per method@ipc: test accuracy against distillation wall time, one point per compute budget
+    (an iteration count or a seconds cap)."""
     d = df[(df.dataset == dataset) & (df.status == "ok")]
-    s = d.groupby(["method", "ipc", "iterations"], sort=True).agg(
+    d = d.assign(budget=[_budget_label(i, s) for i, s in zip(d["iterations"], d["seconds"], strict=True)])
+    s = d.groupby(["method", "ipc", "budget"], sort=True).agg(
         mean=("test_acc", "mean"), std=("test_acc", "std"), cost=("distill_wall_s", "mean")).reset_index()
     s["std"] = s["std"].fillna(0.0)
     fig, ax = plt.subplots(figsize=(6.5, 4.5), dpi=100)
     for (method, ipc), sub in s.groupby(["method", "ipc"], sort=True):
-        sub = sub.sort_values("iterations")
+        sub = sub.sort_values("cost")
         ax.errorbar(sub["cost"].clip(lower=1e-3), sub["mean"], yerr=sub["std"], marker="o", capsize=2,
                     label=f"{method}@{ipc}")
-        for x, y, it in zip(sub["cost"].clip(lower=1e-3), sub["mean"], sub["iterations"], strict=True):
-            ax.annotate(str(int(it)), (x, y), fontsize=6, textcoords="offset points", xytext=(3, 3))
+        for x, y, b in zip(sub["cost"].clip(lower=1e-3), sub["mean"], sub["budget"], strict=True):
+            ax.annotate(b, (x, y), fontsize=6, textcoords="offset points", xytext=(3, 3))
     ax.set_xscale("log")
-    ax.set_xlabel("distillation wall time per artifact (s, log; labels = iterations)")
+    ax.set_xlabel("distillation wall time per artifact (s, log; labels = iterations or seconds cap)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(f"{dataset}: accuracy against distillation cost", fontsize=10)
     ax.legend(fontsize=7, ncol=2)

@@ -23,7 +23,7 @@ CSV_COLUMNS = [
     "suite", "dataset", "method", "ipc", "model", "optimizer", "loss", "augment", "lr", "steps", "precision", "seed",
     "status", "test_acc", "val_acc", "wall_s", "flops", "peak_mem_bytes", "distill_wall_s", "images_per_s",
     "label_kind", "label_bytes", "artifact", "key", "error", "distill_seed", "steps_offset", "order_seed",
-    "iterations",
+    "iterations", "seconds",
 ]
 # Precision is not a grouping key: a suite's "auto" resolves per machine (bf16 or fp32) and records from
 # both answer the same cell; the leaderboard lists the precisions each row's runs used.
@@ -56,7 +56,7 @@ def to_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
             "label_kind": (r.get("artifact") or {}).get("label_kind"), "label_bytes": cost.get("label_bytes"),
             "artifact": (r.get("artifact") or {}).get("hash"), "key": r["key"], "error": r.get("error"),
             "distill_seed": c.get("seed"), "steps_offset": ev.get("steps_offset", 0), "order_seed": ev.get("order_seed"),
-            "iterations": c.get("iterations"),
+            "iterations": c.get("iterations"), "seconds": c.get("seconds"),
         })
     df = pd.DataFrame(rows, columns=CSV_COLUMNS)
     df["ipc_sort"] = df["ipc"].map(lambda v: 10**9 if v == "all" else int(v))
@@ -152,7 +152,7 @@ def leaderboard(df: pd.DataFrame, records: list[dict[str, Any]], suite: str,
             lines += [f"![accuracy by optimizer](fig_by_optimizer_{dataset}.png)", ""]
         if dd["loss"].nunique() > 1:
             lines += [f"![accuracy by loss](fig_by_loss_{dataset}.png)", ""]
-        if dd["iterations"].nunique() > 1:
+        if dd["iterations"].nunique() > 1 or dd["seconds"].nunique() > 1:
             lines += [f"![accuracy against distillation cost](fig_budget_{dataset}.png)", ""]
         if dd["steps_offset"].nunique() > 1:
             lines += [f"![accuracy against the training length](fig_steps_offset_{dataset}.png)", ""]
@@ -196,7 +196,7 @@ def write_report(suite: str, records_dir: Path, out_dir: Path, cells: list[dict[
             plots.append((f"fig_by_optimizer_{dataset}.png", lambda p, d=dataset: figures.by_axis(df, d, "optimizer", p)))
         if dd["loss"].nunique() > 1:
             plots.append((f"fig_by_loss_{dataset}.png", lambda p, d=dataset: figures.by_axis(df, d, "loss", p)))
-        if dd["iterations"].nunique() > 1:
+        if dd["iterations"].nunique() > 1 or dd["seconds"].nunique() > 1:
             plots.append((f"fig_budget_{dataset}.png", lambda p, d=dataset: figures.budget_curve(df, d, p)))
         if dd["steps_offset"].nunique() > 1:
             plots.append((f"fig_steps_offset_{dataset}.png", lambda p, d=dataset: figures.by_steps_offset(df, d, p)))

@@ -17,6 +17,7 @@ def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
     (["distill", "randm"], "did you mean 'random'"),
     (["distill", "random", "--dataset", "mnst"], "did you mean 'mnist'"),
     (["distill", "random", "--param", "oops"], "key=value"),
+    (["distill", "dm", "--dataset", "digits", "--seconds", "0"], "seconds budget must be positive"),
     (["evaluate", "no/such/artifact.json"], "no artifact"),
     (["run", "quik"], "did you mean 'quick'"),
     (["list", "modles"], "invalid choice"),

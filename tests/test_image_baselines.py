@@ -50,3 +50,25 @@ def test_mtt_learned_lr_round_trips_and_the_evaluator_uses_it(digits, cpu, tmp_p
     cfg = EvalConfig(model="convnet3_w32", optimizer="sgd", steps=5, batch_size=10, lr_from_artifact=True)
     assert evaluate(back, digits, cfg, cpu)["metrics"]["lr"] == pytest.approx(lr)
     assert evaluate(back, digits, replace(cfg, lr_from_artifact=False), cpu)["metrics"]["lr"] == pytest.approx(0.05)
+
+
+ITERATIVE = [n for n in METHODS.names() if "iterations" in METHODS.get(n).params]
+SMALL = {**EXTRA, "ld": {"learner": "convnet3_w32", "select_every": 10, "val_size": 200},
+         "ld_warm": {"learner": "convnet3_w32", "select_every": 10, "val_size": 200},
+         "ld_rr": {"learner": "convnet3_w32", "select_every": 10, "val_size": 200}}
+
+
+@pytest.mark.parametrize("name", ITERATIVE)
+def test_a_seconds_budget_ends_the_distillation_loop_early(name, digits, cpu):
+    """Every iterative method honours Budget.seconds: a cap shorter than one iteration runs exactly one."""
+    params = {k: v for k, v in {"batch_real": 16, **SMALL.get(name, {})}.items() if k in METHODS.get(name).params}
+    ds = run_method(name, digits, Budget(1, 50, seconds=1e-9), 0, cpu, params)
+    assert ds.meta["iterations_run"] == 1 and ds.meta["budget_seconds"] == 1e-9
+    assert ds.meta["cost"]["wall_s"] < 60
+
+
+def test_a_seconds_budget_must_be_positive(digits, cpu):
+    from benchmarks.errors import UserError
+
+    with pytest.raises(UserError, match="seconds budget must be positive"):
+        run_method("dm", digits, Budget(1, 5, seconds=0), 0, cpu)

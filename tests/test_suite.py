@@ -114,6 +114,18 @@ def test_iterations_axis_makes_one_artifact_per_budget():
         parse_suite({"grid": {**doc["grid"], "iterations": [0]}})
 
 
+def test_seconds_axis_makes_one_artifact_per_cap_and_leaves_uncapped_keys_alone():
+    doc = {"grid": {"datasets": ["digits"], "methods": ["dm"], "models": ["convnet3"], "optimizers": ["adam"]}}
+    plain = parse_suite(doc).cells()[0]
+    capped = parse_suite({"grid": {**doc["grid"], "seconds": [30, 120.5]}}).cells()
+    assert sorted(c.seconds for c in capped) == [30, 120.5]
+    assert "seconds" not in plain.distill_config  # keys of suites without the axis are unchanged
+    assert {c.distill_config["seconds"] for c in capped} == {30, 120.5}
+    for bad in ([0], [-1.0], ["60"], [True]):
+        with pytest.raises(UserError, match="seconds must be"):
+            parse_suite({"grid": {**doc["grid"], "seconds": bad}})
+
+
 def test_published_numbers_are_parsed_and_do_not_change_the_hash():
     grid = {"datasets": ["digits"], "methods": ["random"], "models": ["convnet3"], "optimizers": ["adam"]}
     row = {"dataset": "digits", "method": "random", "ipc": 1, "acc": 60.0, "std": 2.0, "ref": "X", "source": "paper X"}
