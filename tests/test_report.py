@@ -99,6 +99,10 @@ def test_budget_axis_gives_a_cost_curve_and_many_models_a_heatmap(tmp_path, cpu,
     assert {"fig_budget_digits.png", "fig_heatmap_model_digits.png"} <= names
     df = pd.read_csv(tmp_path / "out" / "results.csv")
     assert set(df[df.method == "dm"].iterations) == {1, 3}
+    md = (tmp_path / "out" / "leaderboard.md").read_text()
+    table = md.split("### By method and distillation budget")[1].split("###")[0]
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in table.splitlines() if line.startswith("| dm ")]
+    assert sorted(r[2] for r in rows) == ["1", "3"], table  # one row per budget, not an average over budgets
 
 
 def test_runs_of_one_auto_precision_cell_on_two_machines_share_a_row(records_dir, tmp_path):
