@@ -59,6 +59,7 @@ def expert_trajectories(recipe: ExpertRecipe, data: RealData, device: torch.devi
     path = cache_dir() / "experts" / f"{recipe.key}.safetensors"
     if path.exists():
         return load_file(str(path))["trajectories"]
+    start = time.perf_counter()
     gen = torch.Generator().manual_seed(recipe.seed)
     out = []
     for e in range(recipe.experts):
@@ -78,7 +79,8 @@ def expert_trajectories(recipe: ExpertRecipe, data: RealData, device: torch.devi
     trajectories = torch.stack(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")  # two shards may train the same experts
-    save_file({"trajectories": trajectories}, str(tmp), metadata={"recipe": json.dumps(asdict(recipe))})
+    save_file({"trajectories": trajectories}, str(tmp), metadata={"recipe": json.dumps(asdict(recipe)),
+                                                                  "train_s": f"{time.perf_counter() - start:.2f}"})
     tmp.replace(path)
     return trajectories
 
@@ -99,7 +101,9 @@ def trajectory_matching(data: RealData, budget: Budget, seed: int, device: torch
                         syn_steps: int, expert_epochs: int, max_start_epoch: int, experts: int,
                         expert_epoch_steps: int, init_lr: float, lr_img: float, lr_lr: float) -> DistilledSet:
     recipe = ExpertRecipe(data.name, model, experts, max_start_epoch + expert_epochs, expert_epoch_steps)
+    t0 = time.perf_counter()
     trajectories = expert_trajectories(recipe, data, device).to(device)
+    expert_s = time.perf_counter() - t0  # training the shared experts (a cache miss) lands in this artifact's wall
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     syn = init_from_real(data, budget.ipc, gen, device)
@@ -134,6 +138,7 @@ def trajectory_matching(data: RealData, budget: Budget, seed: int, device: torch
             syn_lr.clamp_(min=1e-6)
         history.append(float(loss.detach()))
     ds = synthetic_artifact(syn, data, history, start, {"learned_lr": round(float(syn_lr.detach()), 8), "expert_key": recipe.key,
-                                                        "syn_steps": syn_steps, "expert_epochs": expert_epochs})
+                                                        "syn_steps": syn_steps, "expert_epochs": expert_epochs,
+                                                        "expert_load_or_train_s": round(expert_s, 3)})
     ds.extras["lr"] = syn_lr.detach().reshape(1).cpu()
     return ds

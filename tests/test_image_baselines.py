@@ -45,6 +45,7 @@ def test_mtt_learned_lr_round_trips_and_the_evaluator_uses_it(digits, cpu, tmp_p
     ds = run_method("mtt", digits, Budget(1, 5), 0, cpu, MTT_SMALL)
     lr = float(ds.extras["lr"][0])
     assert lr > 0 and lr != 0.01 and ds.meta["learned_lr"] == pytest.approx(lr, rel=1e-4)
+    assert 0 <= ds.meta["expert_load_or_train_s"] <= ds.meta["cost"]["wall_s"]  # the experts' share of the wall
     back = load_artifact(ds.save(tmp_path))
     assert torch.equal(back.extras["lr"], ds.extras["lr"])
     cfg = EvalConfig(model="convnet3_w32", optimizer="sgd", steps=5, batch_size=10, lr_from_artifact=True)
