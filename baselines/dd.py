@@ -23,13 +23,14 @@ from benchmarks.artifact import DistilledSet
 from benchmarks.data import RealData
 from benchmarks.methods import Budget, budget_loop, register_method
 from benchmarks.models import build_model
+from benchmarks.seeding import generator
 
 
-@register_method("dd", model="convnet3", iterations=300, inner_steps=10, init_lr=0.1, lr_img=0.01, batch_real=256,
+@register_method("dd", smoke={"iterations": 6, "batch_real": 8, "model": "convnet3_w32"}, model="convnet3", iterations=300, inner_steps=10, init_lr=0.1, lr_img=0.01, batch_real=256,
                  description="DD: learned images and per-step learning rates through unrolled steps (Wang et al. 2018)")
 def dataset_distillation(data: RealData, budget: Budget, seed: int, device: torch.device, model: str, iterations: int,
                          inner_steps: int, init_lr: float, lr_img: float, batch_real: int) -> DistilledSet:
-    gen = torch.Generator().manual_seed(seed)
+    gen = generator(seed)
     n = budget.ipc * data.num_classes
     images = torch.rand(n, data.channels, data.size, data.size, generator=gen).to(device).requires_grad_(True)
     syn = Synthetic(images, torch.arange(data.num_classes).repeat_interleave(budget.ipc), budget.ipc)

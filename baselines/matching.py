@@ -25,6 +25,7 @@ from benchmarks.data import RealData
 from benchmarks.errors import UserError
 from benchmarks.methods import Budget, budget_loop, register_method
 from benchmarks.models import build_model
+from benchmarks.seeding import generator
 
 
 @dataclass
@@ -80,9 +81,12 @@ def layer_distance(g_syn: Tensor, g_real: Tensor) -> Tensor:
 
 def synthetic_artifact(syn: Synthetic, data: RealData, history: list[float], start: float, extra: dict[str, Any]) -> DistilledSet:
     every = max(1, len(history) // 100)
+    extra = dict(extra)
+    cost = {"seconds_per_iteration": round((time.perf_counter() - start) / max(1, len(history)), 5),
+            **extra.pop("cost", {})}  # timings sit beside the content, outside its hash
     return DistilledSet(syn.images.detach().clamp(0, 1).cpu(), syn.labels.clone(), "hard", data.num_classes, meta={
         "loss_history": [round(h, 6) for h in history[::every]], "loss_every": every, "iterations_run": len(history),
-        "seconds_per_iteration": round((time.perf_counter() - start) / max(1, len(history)), 5), **extra})
+        **extra, "cost": cost})
 
 
 # Papers' settings per images-per-class: (outer_loop, inner_loop) for gradient matching.
@@ -113,7 +117,7 @@ def _start(data: RealData, budget: Budget, seed: int, device: torch.device, augm
            lr_img: float) -> tuple[torch.Generator, Synthetic, nn.Module, torch.optim.Optimizer]:
     """What every matching method starts from: its generator, real-initialised images, the
     augmentation and SGD (momentum 0.5, the papers') on the pixels."""
-    gen = torch.Generator().manual_seed(seed)
+    gen = generator(seed)
     syn = init_from_real(data, budget.ipc, gen, device)
     aug = build_augmentation(augment, data.channels, bool(data.info.get("hflip", False))).to(device)
     return gen, syn, aug, torch.optim.SGD([syn.images], lr=pixel_lr(data, lr_img), momentum=0.5)
@@ -185,8 +189,11 @@ def distribution_matching(data: RealData, budget: Budget, seed: int, device: tor
     return synthetic_artifact(syn, data, history, start, {"augment": augment, **{f"preset_{k}": v for k, v in p.items()}})
 
 
+SMOKE = {"iterations": 6, "batch_real": 8, "model": "convnet3_w32"}  # a few seconds, for the parametrised tests
+
+
 def _register(name: str, fn: Callable[..., DistilledSet], description: str, **params: Any) -> None:
-    register_method(name, description=description, **params)(fn)
+    register_method(name, description=description, smoke={k: v for k, v in SMOKE.items() if k in params}, **params)(fn)
 
 
 _register("dc", lambda data, budget, seed, device, **kw: gradient_matching(data, budget, seed, device, "none", **kw),

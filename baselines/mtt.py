@@ -11,7 +11,6 @@ the official code never saved it, a known reproducibility failure.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -24,12 +23,14 @@ from torch import Tensor
 from torch.func import functional_call
 
 from baselines.matching import init_from_real, pixel_lr, synthetic_artifact
-from benchmarks.artifact import DistilledSet
+from benchmarks.artifact import DistilledSet, TrainingHints
 from benchmarks.data import RealData
 from benchmarks.errors import UserError
 from benchmarks.methods import Budget, budget_loop, register_method
 from benchmarks.models import build_model
 from benchmarks.paths import cache_dir
+from benchmarks.seeding import generator, seed_global
+from benchmarks.spec import stable_hash
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class ExpertRecipe:
 
     @property
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+        return stable_hash(asdict(self))
 
 
 def _flat(model: torch.nn.Module) -> Tensor:
@@ -60,10 +61,10 @@ def expert_trajectories(recipe: ExpertRecipe, data: RealData, device: torch.devi
     if path.exists():
         return load_file(str(path))["trajectories"]
     start = time.perf_counter()
-    gen = torch.Generator().manual_seed(recipe.seed)
+    gen = generator(recipe.seed)
     out = []
     for e in range(recipe.experts):
-        torch.manual_seed(recipe.seed * 1000 + e)
+        seed_global(recipe.seed * 1000 + e)
         net = build_model(recipe.model, data.num_classes, data.channels, data.size)[0].to(device).train()
         opt = torch.optim.SGD(net.parameters(), lr=recipe.lr)
         traj = [_flat(net)]
@@ -94,7 +95,9 @@ def _unflatten(flat: Tensor, shapes: dict[str, torch.Size]) -> dict[str, Tensor]
     return out
 
 
-@register_method("mtt", model="convnet3", iterations=200, syn_steps=10, expert_epochs=2, max_start_epoch=2,
+@register_method("mtt", smoke={"iterations": 6, "model": "convnet3_w32", "experts": 1, "expert_epoch_steps": 5,
+                                "syn_steps": 2},
+                 model="convnet3", iterations=200, syn_steps=10, expert_epochs=2, max_start_epoch=2,
                  experts=2, expert_epoch_steps=100, init_lr=0.01, lr_img=100.0, lr_lr=1e-5,
                  description="MTT: match expert training trajectories; learned lr saved and used by the evaluator")
 def trajectory_matching(data: RealData, budget: Budget, seed: int, device: torch.device, model: str, iterations: int,
@@ -104,8 +107,8 @@ def trajectory_matching(data: RealData, budget: Budget, seed: int, device: torch
     t0 = time.perf_counter()
     trajectories = expert_trajectories(recipe, data, device).to(device)
     expert_s = time.perf_counter() - t0  # training the shared experts (a cache miss) lands in this artifact's wall
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
+    seed_global(seed)
+    gen = generator(seed)
     syn = init_from_real(data, budget.ipc, gen, device)
     y = syn.labels.to(device)
     net = build_model(model, data.num_classes, data.channels, data.size)[0].to(device)
@@ -139,6 +142,6 @@ def trajectory_matching(data: RealData, budget: Budget, seed: int, device: torch
         history.append(float(loss.detach()))
     ds = synthetic_artifact(syn, data, history, start, {"learned_lr": round(float(syn_lr.detach()), 8), "expert_key": recipe.key,
                                                         "syn_steps": syn_steps, "expert_epochs": expert_epochs,
-                                                        "expert_load_or_train_s": round(expert_s, 3)})
-    ds.extras["lr"] = syn_lr.detach().reshape(1).cpu()
+                                                        "cost": {"expert_load_or_train_s": round(expert_s, 3)}})
+    ds.hints = TrainingHints(lr=float(syn_lr.detach().reshape(1).cpu()[0]))
     return ds

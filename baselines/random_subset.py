@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import torch
 
-from baselines.selection import per_class
 from benchmarks.artifact import DistilledSet
 from benchmarks.data import RealData
 from benchmarks.methods import Budget, register_method
+from benchmarks.seeding import generator
+from benchmarks.selection import per_class
 
 
 @register_method("random", description="IPC random real training images per class (seeded), true labels")
 def random_subset(data: RealData, budget: Budget, seed: int, device: torch.device) -> DistilledSet:
-    gen = torch.Generator().manual_seed(seed)
+    gen = generator(seed)
     return per_class(data, budget.ipc, lambda c, idx: idx[torch.randperm(len(idx), generator=gen)])

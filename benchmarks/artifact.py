@@ -2,7 +2,9 @@
 
 Tensors go to safetensors, metadata to JSON (never pickle); a SHA-256 over the tensors and the
 semantic metadata names the artifact, so identical content always has the same name and a
-corrupted file is refused on load.
+corrupted file is refused on load. How long a method took is kept in ``meta["cost"]``, beside the
+content and outside the hash. ``hints`` are typed training suggestions (steps, lr) that any method
+may set and the evaluator reads without knowing which method wrote them.
 """
 
 from __future__ import annotations
@@ -10,20 +12,35 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import safetensors
 import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from benchmarks.errors import UserError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: typed training hints (1 kept them as meta["best_train_steps"] and extras["lr"])
+READABLE_SCHEMAS = (1, 2)
 LABEL_KINDS = ("hard", "soft", "online")
 # Metadata that describes how a set was made but not what it is: left out of the content hash.
 _UNHASHED_META = ("cost", "provenance")
+CONTENT_HASH_LEN = 16
+
+
+@dataclass(frozen=True)
+class TrainingHints:
+    """What a method suggests for training on its set, chosen on validation or learned: a step count
+    (label distillation's protocol) and a learning rate (MTT's learned one). None: no suggestion."""
+
+    steps: int | None = None
+    lr: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 @dataclass
@@ -36,7 +53,8 @@ class DistilledSet:
     num_classes: int
     meta: dict[str, Any] = field(default_factory=dict)
     teacher: str | None = None  # a cached teacher's key, for online relabelling
-    extras: dict[str, Tensor] = field(default_factory=dict)  # e.g. a learned learning rate
+    extras: dict[str, Tensor] = field(default_factory=dict)  # e.g. DD's learned per-step learning rates
+    hints: TrainingHints = field(default_factory=TrainingHints)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -46,6 +64,8 @@ class DistilledSet:
         problems = []
         if x.ndim != 4 or not x.is_floating_point():
             problems.append(f"images must be float [N,C,H,W], got {x.dtype} {tuple(x.shape)}")
+        elif not torch.isfinite(x).all():
+            problems.append("images contain NaN or infinite values")
         elif x.numel() and (x.min() < 0 or x.max() > 1):
             problems.append("images must be un-normalised, in [0, 1]")
         if self.label_kind not in LABEL_KINDS:
@@ -57,6 +77,8 @@ class DistilledSet:
         if self.label_kind == "soft":
             if y.ndim != 2 or y.shape[1] != self.num_classes:
                 problems.append(f"soft labels must be [N, {self.num_classes}]")
+            elif not torch.isfinite(y).all():
+                problems.append("soft labels contain NaN or infinite values")
             elif y.numel() and ((y < -1e-6).any() or not torch.allclose(y.sum(1), torch.ones(len(y)), atol=1e-4)):
                 problems.append("soft labels must be distributions (non-negative rows summing to 1)")
         if self.label_kind == "online" and not self.teacher:
@@ -87,15 +109,11 @@ class DistilledSet:
             "num_classes": self.num_classes,
             "teacher": self.teacher,
             "meta": {k: v for k, v in self.meta.items() if k not in _UNHASHED_META},
+            **({"hints": self.hints.to_json()} if self.hints.to_json() else {}),
         }
 
     def content_hash(self) -> str:
-        h = hashlib.sha256()
-        for name, t in sorted(self._tensors().items()):
-            h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
-            h.update(t.numpy().tobytes())
-        h.update(json.dumps(self._header(), sort_keys=True).encode())
-        return h.hexdigest()[:16]
+        return _digest(self._tensors(), self._header())
 
     def save(self, directory: str | Path) -> Path:
         """Write ``<hash>.safetensors`` + ``<hash>.json`` atomically; returns the JSON path."""
@@ -112,24 +130,64 @@ class DistilledSet:
         return header
 
 
+def _digest(tensors: dict[str, Tensor], header: dict[str, Any]) -> str:
+    """SHA-256 over the tensors (name, dtype, shape, bytes) and the hashed header."""
+    h = hashlib.sha256()
+    for name, t in sorted(tensors.items()):
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        h.update(t.numpy().tobytes())
+    h.update(json.dumps(header, sort_keys=True).encode())
+    return h.hexdigest()[:CONTENT_HASH_LEN]
+
+
+def _stored_header(doc: dict[str, Any]) -> dict[str, Any]:
+    """The hashed part of a stored header, as the schema that wrote it hashed it."""
+    keys = ("schema_version", "label_kind", "num_classes", "teacher", "meta", "hints")
+    out = {k: doc[k] for k in keys if k in doc}
+    out["meta"] = {k: v for k, v in doc["meta"].items() if k not in _UNHASHED_META}
+    return out
+
+
+def _tensor_file(header: Path, doc: dict[str, Any]) -> Path:
+    """The safetensors file a header names: a bare file name beside the header, nothing else."""
+    name = doc.get("tensors")
+    if not isinstance(name, str) or Path(name).name != name or not name.endswith(".safetensors"):
+        raise UserError(f"{header}: 'tensors' must name a .safetensors file beside it, got {name!r}")
+    return header.parent / name
+
+
 def load_artifact(path: str | Path) -> DistilledSet:
-    """Load a saved artifact from its .json or .safetensors path and check its hash."""
+    """Load a saved artifact from its .json or .safetensors path and check its hash (schemas 1 and 2)."""
     p = Path(path)
     header = p.with_suffix(".json")
     if not header.exists():
         raise UserError(f"no artifact at {p} (expected {header.name} next to its .safetensors)")
-    doc = json.loads(header.read_text())
-    if doc.get("schema_version") != SCHEMA_VERSION:
-        raise UserError(f"{header} has schema version {doc.get('schema_version')}, this ddbench reads {SCHEMA_VERSION}")
-    tensors = load_file(str(header.parent / doc["tensors"]))
-    extras = {k.removeprefix("extra."): v for k, v in tensors.items() if k.startswith("extra.")}
-    ds = DistilledSet(
-        images=tensors["images"], labels=tensors["labels"], label_kind=doc["label_kind"],
-        num_classes=doc["num_classes"], meta=doc["meta"], teacher=doc.get("teacher"), extras=extras,
-    )
-    if ds.content_hash() != doc["hash"]:
+    try:
+        doc = json.loads(header.read_text())
+        version = doc.get("schema_version")
+        if version not in READABLE_SCHEMAS:
+            raise UserError(f"{header} has schema version {version}, this ddbench reads {READABLE_SCHEMAS}")
+        tensors = load_file(str(_tensor_file(header, doc)))
+        digest = _digest({k: v for k, v in tensors.items()}, _stored_header(doc))
+    except UserError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, safetensors.SafetensorError) as e:
+        raise UserError(f"artifact {header} cannot be read ({type(e).__name__}: {e}); re-create it") from None
+    if digest != doc.get("hash"):
         raise UserError(f"artifact {header} does not match its hash: the files are corrupted or were edited")
-    return ds
+    meta = dict(doc["meta"])
+    extras = {k.removeprefix("extra."): v for k, v in tensors.items() if k.startswith("extra.")}
+    hints = TrainingHints(**doc.get("hints", {}))
+    if version == 1:  # schema 1 kept the hints in the method's metadata and extras
+        steps = meta.pop("best_train_steps", None)
+        lr = extras.get("lr")
+        hints = TrainingHints(steps=int(steps) if steps else None, lr=float(lr.reshape(-1)[0]) if lr is not None else None)
+    try:
+        return DistilledSet(images=tensors["images"], labels=tensors["labels"], label_kind=doc["label_kind"],
+                            num_classes=doc["num_classes"], meta=meta, teacher=doc.get("teacher"), extras=extras,
+                            hints=hints)
+    except (KeyError, ValueError) as e:
+        raise UserError(f"artifact {header} is not a valid distilled set: {e}") from None
 
 
 def write_json_atomic(path: Path, doc: Any) -> None:

@@ -1,19 +1,31 @@
-"""``ddbench``: list, distill, evaluate, run, report, download.
+"""``ddbench``: the command line. Commands are registered in ``COMMANDS``; the harness's own are here, the
+report commands come from the ``reports`` package through the ``ddbench.commands`` entry points (so the
+harness never imports reports/).
 
-User mistakes end with one line on stderr (``ddbench: error: ...``) and exit code 2, no traceback.
+User mistakes end with one line on stderr (``ddbench: error: ...``) and exit code 2, no traceback; an
+unexpected failure prints one line and the path of a saved traceback (``--debug`` prints it instead).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import math
 import sys
+import tempfile
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, NoReturn
 
+import benchmarks
 from benchmarks.errors import UserError
+from benchmarks.registry import Registry
 
-LISTS = ("datasets", "methods", "models", "optimizers", "losses", "augmentations", "schedules", "suites")
+COMMAND_GROUP = "ddbench.commands"
 
 
 class Parser(argparse.ArgumentParser):
@@ -22,6 +34,27 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         sys.stderr.write(f"ddbench: error: {message} (see `{self.prog} --help`)\n")
         raise SystemExit(2)
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: ``add(subparsers)`` declares it, ``run(args)`` runs it."""
+
+    add: Callable[[Any], None]
+    run: Callable[[argparse.Namespace], None]
+
+
+COMMANDS: Registry[Command] = Registry("command")
+
+
+def command(name: str, add: Callable[[Any], None]) -> Callable[[Callable[[argparse.Namespace], None]], Any]:
+    """Decorator: register ``run`` as the command ``name`` whose arguments ``add`` declares."""
+
+    def wrap(run: Callable[[argparse.Namespace], None]) -> Callable[[argparse.Namespace], None]:
+        COMMANDS.register(name, Command(add, run))
+        return run
+
+    return wrap
 
 
 def parse_value(text: str) -> Any:
@@ -42,280 +75,106 @@ def parse_pairs(pairs: list[str] | None, what: str) -> dict[str, Any]:
     return out
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def finite(text: str) -> float:
+    """argparse type: a finite float (nan and inf are refused)."""
+    v = float(text)
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return v
+
+
+def bool_or_auto(text: str) -> bool | str:
+    if text in ("auto", "true", "false"):
+        return {"auto": "auto", "true": True, "false": False}[text]
+    raise argparse.ArgumentTypeError(f"use auto, true or false, not {text!r}")
+
+
+def add_config_flags(p: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
+    """One ``--flag`` per field of a config dataclass, with its default and help: the config is the one source."""
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        help_text = f.metadata.get("help", "") + f" (default: {default!r})"
+        if isinstance(default, bool) and f.name != "compile":
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
+        elif f.name == "compile":
+            p.add_argument(flag, type=bool_or_auto, default=default, help=help_text)
+        elif isinstance(default, tuple):
+            p.add_argument(flag, type=finite, nargs="*", default=list(default), help=help_text)
+        elif isinstance(default, float) or f.name == "lr":
+            p.add_argument(flag, type=finite, default=default, help=help_text)
+        elif isinstance(default, int) or f.name == "order_seed":
+            p.add_argument(flag, type=int, default=default, help=help_text)
+        else:
+            p.add_argument(flag, default=default, help=help_text)
+
+
+def config_from_args(cls: type, args: argparse.Namespace, **override: Any) -> Any:
+    """Build a config dataclass from the flags ``add_config_flags`` declared."""
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    return cls(**{**values, **override})
+
+
+def common_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda, cuda:1, ...")
     p.add_argument("--data-root", default=None, help="torchvision-layout datasets (default $DDBENCH_DATA)")
 
 
+def load_commands() -> None:
+    """Register the commands that other packages (reports/) declare through entry points, once."""
+    if getattr(load_commands, "done", False):
+        return
+    load_commands.done = True  # type: ignore[attr-defined]
+    import benchmarks.commands  # noqa: F401  (the harness's own commands)
+
+    for ep in sorted(entry_points(group=COMMAND_GROUP), key=lambda e: e.name):
+        __import__(ep.value)
+
+
 def build_parser() -> Parser:
+    load_commands()
     p = Parser(prog="ddbench", description="Dataset-distillation benchmark suite with labels at its centre.")
+    p.add_argument("--version", action="version", version=f"ddbench {benchmarks.__version__}")
+    p.add_argument("--debug", action="store_true", help="print the traceback of an unexpected error")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=Parser)
-
-    ls = sub.add_parser("list", help="show what is registered")
-    ls.add_argument("what", choices=LISTS)
-
-    d = sub.add_parser("distill", help="distil a dataset with a method and save the artifact")
-    d.add_argument("method")
-    d.add_argument("--dataset", "--target-dataset", dest="dataset", default="digits",
-                   help="the dataset whose classes are distilled (and evaluated)")
-    d.add_argument("--base-dataset", default=None,
-                   help="label distillation: take the base images from this dataset instead")
-    d.add_argument("--ipc", type=int, default=10, help="images (base examples) per class")
-    d.add_argument("--iterations", type=int, default=None, help="distillation compute budget, where the method has one")
-    d.add_argument("--seconds", type=float, default=None,
-                   help="cap the distillation loop's wall time (iterative methods; the record keeps iterations_run)")
-    d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--param", action="append", metavar="KEY=VALUE", help="method parameter (repeatable)")
-    d.add_argument("--out", default="artifacts", help="directory for <hash>.safetensors + <hash>.json")
-    _common(d)
-
-    e = sub.add_parser("evaluate", help="train a fresh model on an artifact and test it")
-    e.add_argument("artifact", help="path of an artifact's .json or .safetensors")
-    e.add_argument("--dataset", default=None, help="default: the artifact's dataset")
-    e.add_argument("--model", default="convnet3")
-    e.add_argument("--optimizer", default="momentum")
-    e.add_argument("--lr", type=float, default=None)
-    e.add_argument("--lr-grid", type=float, nargs="*", default=[], help="lr multipliers chosen on validation")
-    e.add_argument("--weight-decay", type=float, default=5e-4)
-    e.add_argument("--schedule", default="cosine")
-    e.add_argument("--loss", default="ce")
-    e.add_argument("--loss-param", action="append", metavar="KEY=VALUE")
-    e.add_argument("--augment", default="none")
-    e.add_argument("--steps", type=int, default=300)
-    e.add_argument("--batch-size", type=int, default=256)
-    e.add_argument("--precision", default="fp32")
-    e.add_argument("--seed", type=int, default=0)
-    _common(e)
-
-    r = sub.add_parser("run", help="run a suite (what is stored is skipped), then write its report")
-    r.add_argument("suite", help="a packaged suite name (see `ddbench list suites`) or a TOML path")
-    r.add_argument("--records-dir", default=None, help="default: reports/<suite>/records")
-    r.add_argument("--report-dir", default=None, help="default: reports/<suite>")
-    r.add_argument("--limit", type=int, default=None, help="run at most this many missing cells")
-    r.add_argument("--retry-errors", action="store_true", help="run cells stored with status error again")
-    r.add_argument("--shard", default=None, metavar="K/N",
-                   help="run only the K-th of N shares of the artifacts (0-based), to use N processes or machines")
-    r.add_argument("--cached-only", action="store_true",
-                   help="evaluate only cells whose artifact is already cached (leave distillation to another run)")
-    r.add_argument("--no-report", action="store_true")
-    r.add_argument("--no-progress", action="store_true")
-    _common(r)
-
-    rep = sub.add_parser("report", help="write a suite's leaderboard, CSV and figures from its records")
-    rep.add_argument("suite")
-    rep.add_argument("--records-dir", default=None)
-    rep.add_argument("--report-dir", default=None)
-
-    t = sub.add_parser("teacher", help="train (or find cached) and list teacher models")
-    tsub = t.add_subparsers(dest="action", required=True, parser_class=Parser)
-    tt = tsub.add_parser("train", help="train a teacher on a dataset's train split, or reuse the cached one")
-    tt.add_argument("--dataset", default="digits")
-    tt.add_argument("--model", default="convnet3")
-    tt.add_argument("--epochs", type=int, default=2, help="fewer epochs = an early-stopped expert")
-    tt.add_argument("--seed", type=int, default=0)
-    _common(tt)
-    tsub.add_parser("list", help="show cached teachers with their validation accuracy")
-
-    dl = sub.add_parser("download", help="fetch a torchvision dataset into --data-root (needs the network)")
-    dl.add_argument("dataset")
-    dl.add_argument("--data-root", default=None)
+    for _, c in COMMANDS.items():
+        c.add(sub)
     return p
 
 
-def cmd_list(args: argparse.Namespace) -> None:
-    from tabulate import tabulate
-
-    rows: list[list[Any]]
-    if args.what == "datasets":
-        from benchmarks.data import DATASETS
-
-        rows = [[n, i.description, i.val_size] for n, i in DATASETS.items()]
-        headers = ["dataset", "description", "val size"]
-    elif args.what == "methods":
-        from benchmarks.methods import METHODS
-
-        rows = [[n, e.label_kind, json.dumps(e.params, sort_keys=True), e.description] for n, e in METHODS.items()]
-        headers = ["method", "labels", "parameters", "description"]
-    elif args.what == "models":
-        from benchmarks.models import ZOO
-
-        rows = [[n, e.timm_name, e.description] for n, e in ZOO.items()]
-        headers = ["model", "timm name", "description"]
-    elif args.what == "optimizers":
-        from benchmarks.optim import OPTIMIZERS
-
-        rows = [[n, e.timm_name, e.lr, json.dumps(e.kwargs), e.description] for n, e in OPTIMIZERS.items()]
-        headers = ["optimizer", "timm name", "default lr", "fixed args", "description"]
-    elif args.what == "losses":
-        from benchmarks.losses import LOSSES
-
-        rows = [[n, json.dumps(e.params), e.description] for n, e in LOSSES.items()]
-        headers = ["loss", "parameters", "description"]
-    elif args.what == "augmentations":
-        from benchmarks.augment import AUGMENTATIONS
-
-        rows = [[n, e.description] for n, e in AUGMENTATIONS.items()]
-        headers = ["augmentation", "description"]
-    elif args.what == "schedules":
-        from benchmarks.optim import SCHEDULES
-
-        rows = [[n, e.description] for n, e in SCHEDULES.items()]
-        headers = ["schedule", "description"]
+def _unexpected(e: BaseException, debug: bool) -> int:
+    text = "".join(traceback.format_exception(e))
+    if debug:
+        sys.stderr.write(text)
     else:
-        from benchmarks.suite import load_suite, packaged_suites
-
-        rows = []
-        for n in sorted(packaged_suites()):
-            s = load_suite(n)
-            rows.append([n, len(s.cells()), s.description])
-        headers = ["suite", "cells", "description"]
-    print(tabulate(rows, headers=headers, tablefmt="simple"))
-    if args.what == "models":
-        print("\nAny other timm model name works too (with a small stem where ddbench knows the family).")
-
-
-def cmd_distill(args: argparse.Namespace) -> None:
-    from benchmarks.cost import resolve_device
-    from benchmarks.data import load_dataset
-    from benchmarks.methods import Budget, run_method
-
-    data = load_dataset(args.dataset, args.data_root)
-    params = parse_pairs(args.param, "--param")
-    if args.base_dataset:
-        params["base_dataset"] = args.base_dataset
-    ds = run_method(args.method, data, Budget(args.ipc, args.iterations, args.seconds), args.seed, resolve_device(args.device),
-                    params)
-    path = ds.save(args.out)
-    print(f"{path}  ({len(ds.images)} images, {ds.label_kind} labels, {ds.meta['cost']['wall_s']:.1f}s)")
-
-
-def cmd_evaluate(args: argparse.Namespace) -> None:
-    from benchmarks.artifact import load_artifact
-    from benchmarks.cost import provenance, resolve_device
-    from benchmarks.data import load_dataset
-    from benchmarks.evaluator import EvalConfig, evaluate
-
-    ds = load_artifact(args.artifact)
-    dataset = args.dataset or ds.meta.get("dataset")
-    if not dataset:
-        raise UserError("the artifact names no dataset: pass --dataset")
-    loss: Any = {"name": args.loss, **parse_pairs(args.loss_param, "--loss-param")}
-    cfg = EvalConfig(model=args.model, optimizer=args.optimizer, lr=args.lr, lr_grid=tuple(args.lr_grid),
-                     weight_decay=args.weight_decay, schedule=args.schedule, loss=loss, augment=args.augment,
-                     steps=args.steps, batch_size=args.batch_size, seed=args.seed, precision=args.precision)
-    device = resolve_device(args.device)
-    result = evaluate(ds, load_dataset(dataset, args.data_root), cfg, device)
-    out = {"config": cfg.resolved(), "artifact": ds.content_hash(), "dataset": dataset, **result,
-           "provenance": provenance(device)}
-    print(json.dumps(out, indent=1, sort_keys=True))
-
-
-def _dirs(args: argparse.Namespace, suite_name: str) -> tuple[Path, Path]:
-    from benchmarks.paths import reports_dir
-
-    report = Path(args.report_dir) if args.report_dir else reports_dir() / suite_name
-    records = Path(args.records_dir) if args.records_dir else report / "records"
-    return records, report
-
-
-def cmd_run(args: argparse.Namespace) -> None:
-    from benchmarks.cost import resolve_device
-    from benchmarks.runner import run_suite
-    from benchmarks.suite import load_suite
-
-    suite = load_suite(args.suite)
-    records, report = _dirs(args, suite.name)
-    counts = run_suite(suite, records, resolve_device(args.device), args.data_root, limit=args.limit,
-                       retry_errors=args.retry_errors, progress=not args.no_progress, shard=parse_shard(args.shard),
-                       cached_only=args.cached_only)
-    print(f"{suite.name}: {counts['cells']} cells, {counts['skipped']} already stored, "
-          f"{counts['ok']} ran ok, {counts['error']} failed; records in {records}")
-    if not args.no_report:
-        _report(suite.name, records, report, suite)
-
-
-def _report(name: str, records: Path, report: Path, suite: Any = None) -> None:
-    from reports.generate import write_report
-
-    if not records.is_dir():
-        raise UserError(f"no records for suite {name!r} at {records}: run `ddbench run {name}` first")
-    cells = None if suite is None else [c.config for c in suite.cells()]
-    for p in write_report(name, records, report, cells, None if suite is None else suite.published):
-        print(f"wrote {p}")
-
-
-def cmd_report(args: argparse.Namespace) -> None:
-    from benchmarks.suite import packaged_suites
-
-    name = Path(args.suite).stem if args.suite.endswith(".toml") else args.suite
-    records, report = _dirs(args, name)
-    if not records.is_dir() and name not in packaged_suites():
-        from benchmarks.errors import suggest
-
-        raise UserError(f"no records for suite {name!r} at {records}{suggest(name, packaged_suites())}")
-    from benchmarks.suite import load_suite
-
-    known = args.suite in packaged_suites() or Path(args.suite).is_file()
-    _report(name, records, report, load_suite(args.suite) if known else None)
-
-
-def cmd_teacher(args: argparse.Namespace) -> None:
-    from tabulate import tabulate
-
-    from benchmarks.cost import resolve_device
-    from benchmarks.teachers import TeacherConfig, get_teacher, list_teachers
-
-    if args.action == "train":
-        from benchmarks.data import DATASETS
-        from benchmarks.models import ZOO
-
-        DATASETS.get(args.dataset)
-        ZOO.get(args.model)
-        teacher = get_teacher(TeacherConfig(args.dataset, args.model, args.seed, args.epochs),
-                              resolve_device(args.device), args.data_root)
-        print(json.dumps(teacher.record, indent=1, sort_keys=True))
-        return
-    rows = [[r["key"], r["dataset"], r["config"]["model"], r["config"]["epochs"], r["config"]["seed"], r["val_acc"],
-             r["train_s"]] for r in list_teachers()]
-    print(tabulate(rows, headers=["key", "dataset", "model", "epochs", "seed", "val acc", "train s"], tablefmt="github")
-          if rows else "no cached teachers")
-
-
-def cmd_download(args: argparse.Namespace) -> None:
-    from benchmarks.data import download
-
-    data = download(args.dataset, args.data_root)
-    print(f"{args.dataset}: {data.info['n_train']} train, {data.info['n_val']} val, {data.info['n_test']} test")
-
-
-COMMANDS = {"list": cmd_list, "distill": cmd_distill, "evaluate": cmd_evaluate, "run": cmd_run, "teacher": cmd_teacher,
-            "report": cmd_report, "download": cmd_download}
-
-
-def parse_shard(text: str | None) -> tuple[int, int] | None:
-    """``"1/3"`` -> (1, 3); a malformed or out-of-range shard is a user error."""
-    if text is None:
-        return None
-    try:
-        k, n = (int(v) for v in text.split("/"))
-    except ValueError:
-        raise UserError(f"--shard takes K/N, e.g. 0/2 and 1/2 for two processes; got {text!r}") from None
-    if not 0 <= k < n:
-        raise UserError(f"--shard {text}: K must be in 0..N-1")
-    return k, n
+        with tempfile.NamedTemporaryFile("w", prefix="ddbench-traceback-", suffix=".txt", delete=False) as f:
+            f.write(text)
+        sys.stderr.write(f"ddbench: internal error: {type(e).__name__}: {e} (traceback saved to {f.name}; "
+                         "please report it)\n")
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        COMMANDS[args.cmd](args)
+        COMMANDS.get(args.cmd).run(args)
     except UserError as e:
         sys.stderr.write(f"ddbench: error: {e}\n")
         return 2
     except KeyboardInterrupt:
-        sys.stderr.write("ddbench: interrupted; stored records are kept, run the same command again to resume\n")
+        hint = getattr(args, "interrupt_hint", "nothing was saved")
+        sys.stderr.write(f"ddbench: interrupted; {hint}\n")
         return 130
+    except Exception as e:  # noqa: BLE001  (one line for the user, the traceback in a file)
+        return _unexpected(e, args.debug)
     return 0
+
+
+def resolve_path_arg(path: str | None, default: Path) -> Path:
+    return Path(path) if path else default
 
 
 if __name__ == "__main__":

@@ -274,6 +274,7 @@ def load_dataset(name: str, root: str | None = None, download: bool = False) -> 
         "n_train": len(tr_idx),
         "n_val": len(va_idx),
         "n_test": len(yte),
+        "data_root": str(where),  # where it was loaded from: methods load other datasets from the same root
     }
     return RealData(
         name=name,

@@ -39,7 +39,7 @@ class LossEntry:
     description: str
 
 
-LOSSES: Registry[LossEntry] = Registry("loss")
+LOSSES: Registry[LossEntry] = Registry("loss", plural="losses")
 
 
 def _ce(z: Tensor, t: Targets, label_smoothing: float = 0.0) -> Tensor:

@@ -20,6 +20,7 @@ from benchmarks.cost import peak_memory_bytes, provenance, reset_peak_memory, ti
 from benchmarks.data import RealData
 from benchmarks.errors import UserError
 from benchmarks.registry import Registry
+from benchmarks.seeding import seed_global
 
 
 @dataclass(frozen=True)
@@ -57,17 +58,23 @@ class MethodEntry:
     label_kind: str = "hard"
     uses_ipc: bool = True
     description: str = ""
+    smoke: dict[str, Any] = field(default_factory=dict)  # parameters that make it run in seconds (the tests use them)
 
 
 METHODS: Registry[MethodEntry] = Registry("method", needs_plugins=True)
 
 
 def register_method(name: str, *, label_kind: str = "hard", uses_ipc: bool = True, description: str = "",
-                    **params: Any) -> Callable[[DistillFn], DistillFn]:
-    """Decorator: ``@register_method("herding", feature_model="convnet3")`` over a distill function."""
+                    smoke: dict[str, Any] | None = None, **params: Any) -> Callable[[DistillFn], DistillFn]:
+    """Decorator: ``@register_method("herding", feature_model="convnet3")`` over a distill function.
+    ``smoke`` overrides parameters so that the method runs in seconds: the parametrised tests use it."""
+    smoke = dict(smoke or {})
+    if set(smoke) - set(params):
+        raise ValueError(f"method {name!r}: smoke parameters {sorted(set(smoke) - set(params))} are not parameters")
 
     def wrap(fn: DistillFn) -> DistillFn:
-        METHODS.register(name, MethodEntry(fn, params, label_kind, uses_ipc, description or (fn.__doc__ or "").strip()))
+        METHODS.register(name, MethodEntry(fn, params, label_kind, uses_ipc,
+                                           description or (fn.__doc__ or "").strip(), smoke))
         return fn
 
     return wrap
@@ -92,7 +99,7 @@ def run_method(name: str, data: RealData, budget: Budget, seed: int, device: tor
         raise UserError(f"method {name!r} needs a budget of at least 1 image per class")
     if budget.seconds is not None and not budget.seconds > 0:
         raise UserError(f"a seconds budget must be positive (got {budget.seconds}); leave it out for no cap")
-    torch.manual_seed(seed)
+    seed_global(seed)
     reset_peak_memory(device)
     with timed(device) as t:
         ds = entry.fn(data.for_distillation(), budget, seed, device, **resolved)

@@ -8,6 +8,7 @@ Duplicate names are an error, unknown names suggest close matches, and plug-in p
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
 from typing import Generic, TypeVar
@@ -21,20 +22,30 @@ _plugins_loaded = False
 
 
 def load_plugins() -> None:
-    """Import every module named in the ``ddbench.plugins`` entry-point group (once)."""
+    """Import every module named in the ``ddbench.plugins`` entry-point group and, for a package, every
+    module inside it (names starting with ``_`` excepted), once: a new method file needs no import list."""
     global _plugins_loaded
     if _plugins_loaded:
         return
     _plugins_loaded = True
-    for ep in entry_points(group=PLUGIN_GROUP):
-        importlib.import_module(ep.value)
+    for ep in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
+        module = importlib.import_module(ep.value)
+        for info in sorted(pkgutil.iter_modules(getattr(module, "__path__", [])), key=lambda i: i.name):
+            if not info.name.startswith("_"):
+                importlib.import_module(f"{module.__name__}.{info.name}")
+
+
+def origin(obj: object) -> str:
+    """The module that defines a registered function or class (what `ddbench list --long` shows)."""
+    return getattr(obj, "__module__", "?")
 
 
 class Registry(Generic[T]):
     """A name -> object map with decorator registration and helpful lookup errors."""
 
-    def __init__(self, kind: str, needs_plugins: bool = False) -> None:
+    def __init__(self, kind: str, needs_plugins: bool = False, plural: str | None = None) -> None:
         self.kind = kind
+        self.plural = plural or f"{kind}s"
         self._items: dict[str, T] = {}
         self._needs_plugins = needs_plugins
 
@@ -63,7 +74,7 @@ class Registry(Generic[T]):
         except KeyError:
             raise UserError(
                 f"unknown {self.kind} {name!r}{suggest(name, self._items)}; "
-                f"see `ddbench list {self.kind}s`"
+                f"see `ddbench list {self.plural}`"
             ) from None
 
     def names(self) -> list[str]:

@@ -1,20 +1,22 @@
 """Run a suite: distil each missing artifact once (cached), evaluate every missing cell, store records.
 
 A failing cell becomes an ``error`` record and the suite goes on; records are written one by one
-and atomically, so an interrupted run resumes where it stopped.
+and atomically, so an interrupted run resumes where it stopped. An error caused by the environment
+(a full disk, memory, a broken cache file) is stored with ``error_kind = "environment"`` and the
+next run tries the cell again; an error of the configuration itself is kept (``--retry-errors``
+runs those again too).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import traceback
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import safetensors
 import torch
 from tqdm.auto import tqdm
 
@@ -25,19 +27,17 @@ from benchmarks.errors import UserError
 from benchmarks.evaluator import evaluate_seeds
 from benchmarks.methods import Budget, run_method
 from benchmarks.paths import cache_dir
-from benchmarks.store import RECORD_SCHEMA, Store, cell_key, device_free_key
-from benchmarks.suite import Cell, Suite
+from benchmarks.spec import RECORD_SCHEMA, Cell
+from benchmarks.store import Store
+from benchmarks.suite import Suite
 from benchmarks.teachers import label_cost
 
 ARTIFACTS_IN_MEMORY = 8
-
-
-def distill_key(cfg: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:20]
+ENVIRONMENT_ERRORS = (OSError, MemoryError, safetensors.SafetensorError)
 
 
 def _artifact_dir(cell: Cell, cache: Path | None = None) -> Path:
-    return (cache or cache_dir()) / "artifacts" / distill_key(cell.distill_config)
+    return (cache or cache_dir()) / "artifacts" / cell.distill_key
 
 
 def is_cached(cell: Cell, cache: Path | None = None) -> bool:
@@ -46,60 +46,85 @@ def is_cached(cell: Cell, cache: Path | None = None) -> bool:
 
 
 def get_artifact(cell: Cell, device: torch.device, data_root: str | None, cache: Path | None = None) -> DistilledSet:
-    """The cell's artifact from the cache, distilling (and caching) it when it is not there yet."""
+    """The cell's artifact from the cache, distilling (and caching) it when it is not there yet or when the
+    cached copy fails its hash or cannot be read (it is then rebuilt, never trusted)."""
     folder = _artifact_dir(cell, cache)
     stored = sorted(folder.glob("*.json")) if folder.exists() else []
     if stored:
-        return load_artifact(stored[0])
+        try:
+            return load_artifact(stored[0])
+        except UserError as e:
+            tqdm.write(f"ddbench: warning: cached artifact {stored[0]} is unusable ({e}); distilling it again")
+            for p in folder.iterdir():
+                p.unlink()
     data = load_dataset(cell.dataset, data_root)
-    ds = run_method(cell.method, data, Budget(cell.ipc, cell.iterations, cell.seconds), cell.distill_seed, device, cell.params)
+    ds = run_method(cell.method, data, Budget(cell.ipc, cell.iterations, cell.seconds), cell.distill_seed, device,
+                    cell.params)
     ds.save(folder)
     return ds
 
 
 def make_record(cell: Cell, suite: Suite, device: torch.device, ds: DistilledSet | None,
-                result: dict[str, Any] | None, error: str | None) -> dict[str, Any]:
+                result: dict[str, Any] | None, error: BaseException | None) -> dict[str, Any]:
+    """The record of one cell (fields documented in ``benchmarks.spec.RECORD_FIELDS``)."""
     cost = dict(result["cost"]) if result else {}
     if ds is not None:
         cost["distill_wall_s"] = ds.meta.get("cost", {}).get("wall_s")
         cost["label_bytes"] = ds.label_bytes
         cost.update(label_cost(ds.label_kind, ds.label_bytes, ds.teacher, min(cell.eval.batch_size, len(ds.images))))
-    return {
-        "key": cell_key(cell.config),
+    record: dict[str, Any] = {
+        "key": cell.key,
         "schema": RECORD_SCHEMA,
         "suite": suite.name,
         "suite_hash": suite.hash,
         "config": cell.config,
         "status": "ok" if error is None else "error",
-        "error": error,
+        "error": None if error is None else error_text(error),
         "metrics": result["metrics"] if result else {},
         "cost": cost,
+        "execution": result["execution"] if result else {},
         "artifact": None if ds is None else {
             "hash": ds.content_hash(), "label_kind": ds.label_kind, "n_images": len(ds.images),
         },
         "adaptation": result.get("adaptation") if result else None,
         "provenance": provenance(device),
     }
+    if error is not None:
+        cause = error.cause if isinstance(error, DistillationFailed) else error
+        record["error_kind"] = "environment" if isinstance(cause, ENVIRONMENT_ERRORS) else "cell"
+    return record
 
 
-def _error_text(e: BaseException) -> str:
+def error_text(e: BaseException) -> str:
+    """One line: the error and, for an unexpected one, where it was raised."""
     where = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
+    if isinstance(e, DistillationFailed):
+        return str(e)
     at = f" (at {Path(where.filename).name}:{where.lineno})" if where and not isinstance(e, UserError) else ""
     return f"{type(e).__name__}: {e}{at}"
 
 
 def _seedless(cell: Cell) -> str:
-    cfg = cell.config
-    cfg = {**cfg, "seed": None, "eval": {**cfg["eval"], "seed": None}}
-    return json.dumps(cfg, sort_keys=True)
+    return replace(cell, eval=replace(cell.eval, seed=0), seed=None).key
 
 
-def _evaluate_group(cells: list[Cell], dss: list[DistilledSet | None], errors: list[str | None],
-                    data_root: str | None, device: torch.device) -> list[tuple[dict[str, Any] | None, str | None]]:
+class DistillationFailed(Exception):
+    """A cell's artifact could not be made; its cause decides whether the cell is retried."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(f"distillation failed: {error_text(cause)}")
+        self.cause = cause
+
+
+Outcome = tuple[dict[str, Any] | None, BaseException | None]
+
+
+def evaluate_group(cells: list[Cell], dss: list[DistilledSet | None], errors: list[BaseException | None],
+                   data_root: str | None, device: torch.device) -> list[Outcome]:
     """Evaluate cells that differ only in seed together (stacked where that pays); a failure is
     retried cell by cell so that it is pinned to the cell that caused it."""
     ready = [i for i, ds in enumerate(dss) if ds is not None]
-    out: list[tuple[dict[str, Any] | None, str | None]] = [(None, e) for e in errors]
+    out: list[Outcome] = [(None, e) for e in errors]
     if not ready:
         return out
     data = load_dataset(cells[0].dataset, data_root)
@@ -114,35 +139,44 @@ def _evaluate_group(cells: list[Cell], dss: list[DistilledSet | None], errors: l
         try:
             out[i] = (evaluate_seeds([dss[i]], data, [cells[i].eval], device)[0], None)  # type: ignore[list-item]
         except Exception as e:
-            out[i] = (None, _error_text(e))
+            out[i] = (None, e)
     return out
 
 
-def run_suite(suite: Suite, records_dir: Path, device: torch.device, data_root: str | None = None,
-              limit: int | None = None, retry_errors: bool = False, progress: bool = True,
-              on_record: Callable[[dict[str, Any]], None] | None = None,
-              shard: tuple[int, int] | None = None, cached_only: bool = False) -> dict[str, int]:
-    """Run every cell not yet stored; returns counts of done / skipped / failed cells. ``shard=(k, n)``
-    keeps the cells of every n-th artifact starting at the k-th, so n processes split a suite.
-    ``cached_only`` evaluates only cells whose artifact is already cached (another suite or process
-    is distilling the rest), so no artifact is ever distilled twice at once."""
-    store = Store(records_dir)
-    stored = store.keys()
-    elsewhere = store.device_free_keys()  # cells stored by a machine whose "auto" precision differs
-    todo, cells = [], []
-    for c0 in suite.cells():
-        c = replace(c0, eval=c0.eval.for_device(device))
-        cells.append(c)
-        k = cell_key(c.config)
-        if k in stored and not (retry_errors and store.get(k)["status"] == "error"):
-            continue
-        if k not in stored and c0.eval.precision == "auto" and device_free_key(c.config) in elsewhere:
-            continue
-        todo.append(c)
+@dataclass
+class Plan:
+    """What a run will do: every cell of the suite, and the ones to run now grouped for evaluation."""
+
+    cells: list[Cell]
+    stored: int  # cells already stored
+    not_selected: int  # missing cells left out by --shard, --cached-only or --limit
+    groups: list[list[Cell]]
+
+    @property
+    def todo(self) -> int:
+        return sum(len(g) for g in self.groups)
+
+
+def plan(suite: Suite, store: Store, retry_errors: bool = False, limit: int | None = None,
+         shard: tuple[int, int] | None = None, cached_only: bool = False) -> Plan:
+    """The cells to run: not stored (or stored as an error to retry), in this shard, cached if asked, at most ``limit``."""
+    if limit is not None and limit < 0:
+        raise UserError(f"--limit must be 0 or more, got {limit}")
+    stored = store.scan()
+    cells = suite.cells()
+
+    def done(c: Cell) -> bool:
+        r = stored.get(c.key)
+        if r is None:
+            return False
+        return not (r["status"] == "error" and (retry_errors or r.get("error_kind") == "environment"))
+
+    missing = [c for c in cells if not done(c)]
+    todo = missing
     if shard is not None:
-        order = list(dict.fromkeys(distill_key(c.distill_config) for c in cells))
+        order = list(dict.fromkeys(c.distill_key for c in cells))
         mine = set(order[shard[0] :: shard[1]])
-        todo = [c for c in todo if distill_key(c.distill_config) in mine]
+        todo = [c for c in todo if c.distill_key in mine]
     if cached_only:
         todo = [c for c in todo if is_cached(c)]
     if limit is not None:
@@ -150,24 +184,37 @@ def run_suite(suite: Suite, records_dir: Path, device: torch.device, data_root: 
     groups: dict[str, list[Cell]] = {}
     for c in todo:  # cells that differ only in seed run together, in first-seen order
         groups.setdefault(_seedless(c), []).append(c)
-    counts = {"cells": len(cells), "skipped": len(cells) - len(todo), "ok": 0, "error": 0}
-    artifacts: OrderedDict[str, tuple[DistilledSet | None, str | None]] = OrderedDict()
-    bar = tqdm(total=len(todo), desc=suite.name, unit="cell", disable=not progress or not todo)
-    for group in groups.values():
+    return Plan(cells, len(cells) - len(missing), len(missing) - len(todo), list(groups.values()))
+
+
+def run_suite(suite: Suite, records_dir: Path, device: torch.device, data_root: str | None = None,
+              limit: int | None = None, retry_errors: bool = False, progress: bool = True,
+              on_record: Callable[[dict[str, Any]], None] | None = None,
+              shard: tuple[int, int] | None = None, cached_only: bool = False) -> dict[str, int]:
+    """Run every cell not yet stored; returns counts. ``shard=(k, n)`` keeps the cells of every n-th artifact
+    starting at the k-th, so n processes split a suite. ``cached_only`` evaluates only cells whose artifact
+    is already cached (another suite or process is distilling the rest)."""
+    store = Store(records_dir)
+    p = plan(suite, store, retry_errors, limit, shard, cached_only)
+    counts = {"cells": len(p.cells), "stored": p.stored, "not_selected": p.not_selected, "ok": 0, "error": 0}
+    artifacts: OrderedDict[str, tuple[DistilledSet | None, BaseException | None]] = OrderedDict()
+    bar = tqdm(total=p.todo, desc=suite.name, unit="cell", disable=not progress or not p.todo)
+    for group in p.groups:
         dss, errs = [], []
         for cell in group:
-            dkey = distill_key(cell.distill_config)
-            if dkey not in artifacts:
+            if cell.distill_key not in artifacts:
+                bar.set_postfix_str(f"distilling {cell.method} ipc={cell.ipc} seed={cell.distill_seed}")
                 try:
-                    artifacts[dkey] = (get_artifact(cell, device, data_root), None)
+                    artifacts[cell.distill_key] = (get_artifact(cell, device, data_root), None)
                 except Exception as e:  # a failed distillation fails its cells, not the suite
-                    artifacts[dkey] = (None, "distillation failed: " + _error_text(e))
+                    artifacts[cell.distill_key] = (None, e)
                 while len(artifacts) > ARTIFACTS_IN_MEMORY:
                     artifacts.popitem(last=False)
-            ds, err = artifacts[dkey]
+            ds, err = artifacts[cell.distill_key]
             dss.append(ds)
-            errs.append(err)
-        for cell, ds, (result, error) in zip(group, dss, _evaluate_group(group, dss, errs, data_root, device),
+            errs.append(None if err is None else DistillationFailed(err))
+        bar.set_postfix_str(f"training {group[0].method}/{group[0].eval.model}/{group[0].eval.optimizer}")
+        for cell, ds, (result, error) in zip(group, dss, evaluate_group(group, dss, errs, data_root, device),
                                              strict=True):
             record = make_record(cell, suite, device, ds, result, error)
             store.put(record)

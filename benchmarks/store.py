@@ -1,31 +1,24 @@
-"""The results store: one JSON record per evaluation cell, named by the hash of its configuration.
+"""The results store: one JSON record per evaluation cell, named by its key (``benchmarks.spec``).
 
 Writes are atomic (temporary file, then rename), so an interrupted run leaves either a whole
 record or none; running again skips what is stored, so nothing is lost and nothing duplicated.
+A file that is not a valid record is moved aside to ``.corrupt/`` with a one-line warning (its cell
+runs again); records of an older schema are left alone and ``ddbench migrate`` brings them up to date.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
 from benchmarks.artifact import write_json_atomic
+from benchmarks.errors import UserError
+from benchmarks.spec import RECORD_SCHEMA, validate_record
 
-RECORD_SCHEMA = 1
-REQUIRED = ("key", "schema", "config", "status", "metrics", "cost", "provenance")
-
-
-def cell_key(config: dict[str, Any]) -> str:
-    """Stable hash of a cell's full configuration (sorted JSON)."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:20]
-
-
-def device_free_key(config: dict[str, Any]) -> str:
-    """A cell's identity without the device-resolved precision: ``precision = "auto"`` resolves to bf16
-    on one CPU and fp32 on another, and both records answer the same suite cell."""
-    return cell_key({**config, "eval": {k: v for k, v in config["eval"].items() if k != "precision"}})
+CORRUPT_DIR = ".corrupt"
 
 
 class Store:
@@ -37,47 +30,60 @@ class Store:
     def path(self, key: str) -> Path:
         return self.dir / f"{key}.json"
 
-    def has(self, key: str) -> bool:
-        return self.path(key).exists()
-
     def put(self, record: dict[str, Any]) -> Path:
         problems = validate_record(record)
         if problems:
             raise ValueError("refusing to store an invalid record: " + "; ".join(problems))
-        self.dir.mkdir(parents=True, exist_ok=True)
-        path = self.path(record["key"])
-        write_json_atomic(path, record)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            path = self.path(record["key"])
+            write_json_atomic(path, record)
+        except OSError as e:
+            raise UserError(f"cannot write records to {self.dir}: {e.strerror or e}; choose a writable --records-dir") from None
         return path
 
     def get(self, key: str) -> dict[str, Any]:
         return json.loads(self.path(key).read_text())
 
-    def keys(self) -> set[str]:
-        return {p.stem for p in self.dir.glob("*.json")} if self.dir.exists() else set()
+    def scan(self) -> dict[str, dict[str, Any]]:
+        """Every valid stored record by key; invalid files are moved aside (see the module docstring)."""
+        if not self.dir.exists():
+            return {}
+        if not self.dir.is_dir():
+            raise UserError(f"{self.dir} is not a directory: choose another --records-dir")
+        out, old = {}, 0
+        for p in sorted(self.dir.glob("*.json")):
+            try:
+                record = json.loads(p.read_text())
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+                self._quarantine(p, f"not JSON ({type(e).__name__})")
+                continue
+            if isinstance(record, dict) and isinstance(record.get("schema"), int) and record["schema"] < RECORD_SCHEMA:
+                old += 1
+                continue
+            problems = validate_record(record)
+            if problems or p.stem != record.get("key"):
+                self._quarantine(p, problems[0] if problems else "file name is not the record's key")
+                continue
+            out[p.stem] = record
+        if old:
+            raise UserError(f"{old} record(s) in {self.dir} were written by an older ddbench (schema < {RECORD_SCHEMA}): "
+                            "run `ddbench migrate` first (it re-keys them in place, nothing is re-run)")
+        return out
 
-    def device_free_keys(self) -> set[str]:
-        """``device_free_key`` of every stored record (reads them all)."""
-        return {device_free_key(r["config"]) for r in self.records()}
+    def keys(self) -> set[str]:
+        return set(self.scan())
 
     def records(self) -> list[dict[str, Any]]:
-        """Every stored record, sorted by key."""
-        return [self.get(k) for k in sorted(self.keys())]
+        """Every valid stored record, sorted by key."""
+        return [r for _, r in sorted(self.scan().items())]
 
-
-def validate_record(record: dict[str, Any]) -> list[str]:
-    """Problems with a record's shape (empty when it is valid)."""
-    problems = [f"missing {k!r}" for k in REQUIRED if k not in record]
-    if problems:
-        return problems
-    if record["status"] not in ("ok", "error"):
-        problems.append(f"status must be ok or error, not {record['status']!r}")
-    if record["key"] != cell_key(record["config"]):
-        problems.append("key does not match the hash of its config")
-    if record["status"] == "ok":
-        for k in ("test_acc", "val_acc"):
-            v = record["metrics"].get(k)
-            if not isinstance(v, (int, float)) or not 0 <= v <= 100:
-                problems.append(f"metrics.{k} must be a percentage, got {v!r}")
-    elif not record.get("error"):
-        problems.append("an error record needs its error message")
-    return problems
+    def _quarantine(self, path: Path, why: str) -> None:
+        target = self.dir / CORRUPT_DIR / path.name
+        try:
+            target.parent.mkdir(exist_ok=True)
+            os.replace(path, target)
+            where = f"moved to {target}"
+        except OSError:
+            where = "left in place (the folder is not writable)"
+        sys.stderr.write(f"ddbench: warning: {path} is not a valid record ({why}); {where}; its cell will run again\n")

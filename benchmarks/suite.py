@@ -6,9 +6,8 @@ once and evaluated on every model, optimizer, loss and seed of the grid.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
+import math
 import sys
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -18,11 +17,11 @@ from typing import Any
 from benchmarks.augment import AUGMENTATIONS
 from benchmarks.data import DATASETS
 from benchmarks.errors import UserError, suggest
-from benchmarks.evaluator import EvalConfig
 from benchmarks.losses import resolve_loss
 from benchmarks.methods import METHODS, resolve_params
 from benchmarks.models import ZOO
 from benchmarks.optim import OPTIMIZERS, SCHEDULES
+from benchmarks.spec import EVAL_FIELDS, Cell, EvalConfig, stable_hash
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -31,43 +30,11 @@ else:  # pragma: no cover
 
 GRID_KEYS = ("datasets", "methods", "ipc", "models", "optimizers", "losses", "augment", "seeds", "eval_seeds",
              "iterations", "seconds")
-EVAL_KEYS = ("steps", "batch_size", "schedule", "weight_decay", "precision", "lr_grid", "val_size", "lr", "compile",
-             "steps_from_artifact", "steps_offset", "order_seed", "lr_from_artifact")
+GRID_EVAL_AXES = ("model", "optimizer", "loss", "augment", "seed")  # EvalConfig fields the [grid] varies
+EVAL_KEYS = tuple(f for f in EVAL_FIELDS if f not in GRID_EVAL_AXES)  # [eval]: the rest ("lr" per optimizer)
 
 
-OPTIONAL_GRID_KEYS = ("eval_seeds", "iterations", "seconds")  # added later; left out of the suite hash while empty
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One evaluation: an artifact (dataset, method, params, ipc, distillation seed) and an EvalConfig.
-
-    ``seed`` seeds the distillation; ``eval.seed`` the evaluated model. They are equal unless the
-    suite asks for several evaluation repeats per artifact (``eval_seeds``), as the LD paper does."""
-
-    dataset: str
-    method: str
-    params: dict[str, Any]
-    ipc: int | None
-    eval: EvalConfig
-    iterations: int | None = None
-    seed: int | None = None  # None: the evaluation seed
-    seconds: float | None = None  # wall-clock cap on the distillation loop (machine-dependent)
-
-    @property
-    def distill_seed(self) -> int:
-        return self.eval.seed if self.seed is None else self.seed
-
-    @property
-    def distill_config(self) -> dict[str, Any]:
-        return {"dataset": self.dataset, "method": self.method, "params": self.params, "ipc": self.ipc,
-                "iterations": self.iterations, "seed": self.distill_seed,
-                **({"seconds": self.seconds} if self.seconds is not None else {})}  # keys of older cells unchanged
-
-    @property
-    def config(self) -> dict[str, Any]:
-        """The full configuration the record key hashes."""
-        return {**self.distill_config, "eval": self.eval.resolved()}
+TOP_KEYS = ("name", "description", "grid", "eval", "methods", "iterations", "sweep", "method_losses", "published")
 
 
 @dataclass(frozen=True)
@@ -85,11 +52,9 @@ class Suite:
 
     @property
     def hash(self) -> str:
-        grid = {k: v for k, v in self.grid.items() if v or k not in OPTIONAL_GRID_KEYS}  # stable for old suites
-        doc = {"name": self.name, "grid": grid, "eval": self.eval, "methods": self.method_params,
-               "iterations": self.iterations, **({"sweep": self.sweep} if self.sweep else {}),
-               **({"method_losses": self.method_losses} if self.method_losses else {})}
-        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
+        """Stable hash of everything that decides what runs (not the description or published rows)."""
+        return stable_hash({"name": self.name, "grid": self.grid, "eval": self.eval, "methods": self.method_params,
+                            "iterations": self.iterations, "sweep": self.sweep, "method_losses": self.method_losses})
 
     def cells(self) -> list[Cell]:
         """All cells, ordered so each artifact's evaluations are consecutive."""
@@ -140,6 +105,11 @@ def _as_list(v: Any) -> list[Any]:
 
 
 def parse_suite(doc: dict[str, Any], default_name: str = "suite", source: str = "") -> Suite:
+    unknown_top = sorted(set(doc) - set(TOP_KEYS))
+    if unknown_top:
+        bad = unknown_top[0]
+        raise UserError(f"suite {default_name}: unknown table or key {bad!r}{suggest(bad, TOP_KEYS)}; "
+                        f"a suite has {', '.join(TOP_KEYS)}")
     grid_doc = doc.get("grid", {})
     unknown = set(grid_doc) - set(GRID_KEYS)
     if unknown:
@@ -243,8 +213,13 @@ def _check(s: Suite) -> None:
         resolve_params(m, params)
     if "schedule" in s.eval:
         SCHEDULES.get(s.eval["schedule"])
-    for o in s.eval.get("lr", {}):
+    lrs = s.eval.get("lr", {})
+    if not isinstance(lrs, dict):
+        raise UserError(f"suite {s.name}: [eval.lr] must be a table of optimizer = learning rate, got {lrs!r}")
+    for o, v in lrs.items():
         OPTIMIZERS.get(o)
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v <= 0:
+            raise UserError(f"suite {s.name}: [eval.lr] {o} = {v!r}: a learning rate must be a positive number")
     base = {k: (tuple(v) if k == "lr_grid" else v) for k, v in s.eval.items() if k != "lr"}
     for k, values in s.sweep.items():
         for v in values:

@@ -9,7 +9,6 @@ and using it on data with other classes is refused (RDED's most reported reprodu
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -26,17 +25,19 @@ from benchmarks.artifact import write_json_atomic
 from benchmarks.cost import count_flops
 from benchmarks.data import RealData, load_dataset
 from benchmarks.errors import UserError
-from benchmarks.evaluator import accuracy, val_subset
+from benchmarks.metrics import accuracy, val_subset
 from benchmarks.models import build_model
 from benchmarks.optim import build_optimizer, build_schedule
 from benchmarks.paths import cache_dir
+from benchmarks.seeding import generator, seed_global
+from benchmarks.spec import stable_hash
 
 
 @dataclass(frozen=True)
 class TeacherConfig:
     """Everything that defines a teacher; its hash names the cached checkpoint."""
 
-    dataset: str
+    dataset: str = "digits"
     model: str = "convnet3"
     seed: int = 0
     epochs: int = 2
@@ -47,7 +48,7 @@ class TeacherConfig:
 
     @property
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+        return stable_hash(asdict(self))
 
 
 @dataclass
@@ -93,12 +94,12 @@ def _paths(key: str) -> tuple[Path, Path]:
 
 def _train(cfg: TeacherConfig, data: RealData, device: torch.device) -> tuple[nn.Module, dict[str, Any]]:
     """Plain supervised training on the train split; validation accuracy after every epoch."""
-    torch.manual_seed(cfg.seed)
+    seed_global(cfg.seed)
     model = build_model(cfg.model, data.num_classes, data.channels, data.size)[0].to(device).train()
     steps_per_epoch = -(-len(data.train_y) // cfg.batch_size)
     opt = build_optimizer(model, cfg.optimizer, cfg.lr, cfg.weight_decay)
     sched = build_schedule(opt, "cosine", cfg.epochs * steps_per_epoch)
-    gen = torch.Generator().manual_seed(cfg.seed)
+    gen = generator(cfg.seed)
     vx, vy = val_subset(data, 2000)
     history, step, start = [], 0, time.perf_counter()
     for _ in range(cfg.epochs):

@@ -15,10 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from baselines.herding import embed, herd, trained_embedder
-from baselines.kcenter import kcenter
 from benchmarks.data import RealData
 from benchmarks.errors import UserError, suggest
+from benchmarks.seeding import generator
+from benchmarks.selection import herd, kcenter, train_features
 
 
 def _per_class_counts(n: int, k: int) -> list[int]:
@@ -26,7 +26,7 @@ def _per_class_counts(n: int, k: int) -> list[int]:
 
 
 def _balanced(data: RealData, n: int, seed: int, device: torch.device) -> Tensor:
-    gen = torch.Generator().manual_seed(seed)
+    gen = generator(seed)
     out = []
     for c, m in enumerate(_per_class_counts(n, data.num_classes)):
         idx = (data.train_y == c).nonzero().flatten()
@@ -35,13 +35,13 @@ def _balanced(data: RealData, n: int, seed: int, device: torch.device) -> Tensor
 
 
 def _unbalanced(data: RealData, n: int, seed: int, device: torch.device) -> Tensor:
-    gen = torch.Generator().manual_seed(seed)
+    gen = generator(seed)
     return torch.randperm(len(data.train_y), generator=gen)[:n].sort().values
 
 
 def _coreset(pick: Callable[[Tensor, int], Tensor]) -> Callable[[RealData, int, int, torch.device], Tensor]:
     def select(data: RealData, n: int, seed: int, device: torch.device) -> Tensor:
-        feats = embed(trained_embedder(data, "convnet3", 200, seed, device), data, data.train_x, device)
+        feats = train_features(data, "convnet3", 200, seed, device)
         out = []
         for c, m in enumerate(_per_class_counts(n, data.num_classes)):
             idx = (data.train_y == c).nonzero().flatten()

@@ -13,10 +13,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from benchmarks.artifact import DistilledSet
+from benchmarks.artifact import DistilledSet, TrainingHints
 from benchmarks.data import RealData
-from benchmarks.evaluator import val_subset
 from benchmarks.methods import Budget, register_method
+from benchmarks.metrics import val_subset
 from methods.base_examples import select_base
 from methods.label_distillation import default_inner_batch, judge_labels
 
@@ -39,21 +39,21 @@ def true_label_baseline(data: RealData, budget: Budget, seed: int, device: torch
     labels, kind = (true.clone(), "hard") if smoothing == 0 else (probs, "soft")
     return DistilledSet(images, labels, kind, data.num_classes, meta={
         "base_indices": idx.tolist(), "base_selection": base, "label_smoothing": smoothing, "inner_batch": batch,
-        "best_train_steps": best_steps, "best_val_acc": round(best_val, 4),
-        "selection": [[s, round(v, 4)] for v, s in scores],
-    })
+        "best_val_acc": round(best_val, 4), "selection": [[s, round(v, 4)] for v, s in scores],
+    }, hints=TrainingHints(steps=best_steps))
 
 
 COMMON: dict[str, Any] = dict(learner="lenet", base="balanced", step_grid=STEP_GRID, val_size=2000)
+SMOKE: dict[str, Any] = {"val_size": 100, "step_grid": [5, 10]}  # seconds, for the parametrised tests
 
 
-@register_method("base_true", label_kind="hard", **COMMON,
+@register_method("base_true", label_kind="hard", **COMMON, smoke=SMOKE,
                  description="LD's base images with their true one-hot labels (the paper's baseline)")
 def base_true(data: RealData, budget: Budget, seed: int, device: torch.device, **params: Any) -> DistilledSet:
     return true_label_baseline(data, budget, seed, device, 0.0, **params)
 
 
-@register_method("base_smooth", label_kind="soft", smoothing=0.1, **COMMON,
+@register_method("base_smooth", label_kind="soft", smoothing=0.1, **COMMON, smoke=SMOKE,
                  description="LD's base images with label-smoothed true labels (the paper's baseline)")
 def base_smooth(data: RealData, budget: Budget, seed: int, device: torch.device, smoothing: float,
                 **params: Any) -> DistilledSet:

@@ -23,13 +23,16 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from benchmarks.artifact import DistilledSet
+from benchmarks.artifact import DistilledSet, TrainingHints
 from benchmarks.data import RealData, load_dataset
 from benchmarks.errors import UserError
-from benchmarks.evaluator import EvalConfig, accuracy, train, val_subset
 from benchmarks.losses import soft_cross_entropy as soft_ce
 from benchmarks.methods import Budget, budget_loop, register_method
+from benchmarks.metrics import accuracy, val_subset
 from benchmarks.models import build_model
+from benchmarks.seeding import generator, seed_global
+from benchmarks.spec import EvalConfig
+from benchmarks.training import train
 from methods.base_examples import select_base, to_target
 
 
@@ -203,15 +206,15 @@ def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.devi
         raise UserError("label distillation needs a budget of base examples per class (ipc)")
     source = data
     if s.base_dataset and s.base_dataset != data.name:  # cross-dataset: base images from another set
-        source = load_dataset(s.base_dataset).for_distillation()
+        source = load_dataset(s.base_dataset, data.info.get("data_root")).for_distillation()
     base_idx = select_base(source, budget.ipc * data.num_classes, s.base, seed, device)
     base_images = to_target(source.train_x[base_idx], data)
     n = len(base_idx)
     xb = data.normalize(base_images).to(device)
     inner_batch = min(s.inner_batch or default_inner_batch(n), n)
     gap = s.stats_gap or (200 if n > 100 else 50)
-    gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
+    gen = generator(seed)
+    seed_global(seed)
     meta = make_meta(lambda: build_model(s.learner, data.num_classes, data.channels, data.size)[0].to(device))
     labels = initial_labels(s, source.train_y[base_idx], data.num_classes, source is data).to(device).requires_grad_(True)
     label_opt = torch.optim.Adam([labels], lr=s.label_lr)
@@ -222,13 +225,15 @@ def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.devi
     vx, vy = val_subset(data, s.val_size)
     best = (-1.0, labels.detach().clone(), 0, 0)
     history: list[float] = []
-    checks: list[list[float]] = []  # [iteration, train steps, val acc, seconds] at each selection point
+    checks: list[list[float]] = []  # [iteration, train steps, val acc] at each selection point
+    check_s: list[float] = []  # seconds since the loop started at each selection point (cost, not content)
 
     def select(it: int) -> None:
         nonlocal best
         steps = tracker.train_steps(fallback=max(gap, it))
         val = judge_labels(base_images, labels, data, s.learner, steps, inner_batch, seed, device, vx, vy)
-        checks.append([it, steps, round(val, 4), round(time.perf_counter() - start, 2)])
+        checks.append([it, steps, round(val, 4)])
+        check_s.append(round(time.perf_counter() - start, 2))
         if val > best[0]:
             best = (val, labels.detach().clone(), steps, it)
 
@@ -263,19 +268,22 @@ def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.devi
         meta={
             "base_dataset": source.name, "base_indices": base_idx.tolist(), "base_selection": s.base,
             "base_true_labels": source.train_y[base_idx].tolist(), "inner_batch": inner_batch,
-            "best_train_steps": best_steps, "best_iteration": best_it, "best_val_acc": round(val_acc, 4),
+            "best_iteration": best_it, "best_val_acc": round(val_acc, 4),
             "reset_lengths": tracker.lengths, "outer_loss": [round(h, 5) for h in history[:: max(1, len(history) // 50)]],
-            "iterations_run": it, "seconds_per_iteration": round(wall / max(1, it), 5), "selection": checks,
+            "iterations_run": it, "selection": checks,
+            "cost": {"seconds_per_iteration": round(wall / max(1, it), 5), "selection_s": check_s},
         },
+        hints=TrainingHints(steps=best_steps),
     )
 
 
+LD_SMOKE = {"iterations": 6, "outer_batch": 64, "select_every": 3, "val_size": 100}  # seconds, for tests
 LD_DEFAULTS = dict(learner="lenet", iterations=2000, inner_steps=1, inner_batch=0, outer_batch=1024, label_lr=1e-3,
                    base="balanced", stats_gap=0, select_every=250, val_size=2000, base_dataset="",
                    label_init="uniform", init_smoothing=0.1, label_schedule="constant")
 
 
-@register_method("ld", label_kind="soft", inner_lr=0.01, model_lr=1e-3, **LD_DEFAULTS,
+@register_method("ld", label_kind="soft", smoke=LD_SMOKE, inner_lr=0.01, model_lr=1e-3, **LD_DEFAULTS,
                  description="label distillation, second order: learned soft labels on real base images")
 def label_distillation(data: RealData, budget: Budget, seed: int, device: torch.device, inner_lr: float,
                        model_lr: float, **settings: Any) -> DistilledSet:
@@ -283,7 +291,7 @@ def label_distillation(data: RealData, budget: Budget, seed: int, device: torch.
                           lambda make: SecondOrder(Learner(make, model_lr), inner_lr))
 
 
-@register_method("ld_warm", label_kind="soft", inner_lr=0.01, model_lr=1e-3,
+@register_method("ld_warm", label_kind="soft", smoke=LD_SMOKE, inner_lr=0.01, model_lr=1e-3,
                  **{**LD_DEFAULTS, "label_init": "smoothed", "label_schedule": "cosine"},
                  description="label distillation warm-started from the base images' smoothed true labels")
 def label_distillation_warm(data: RealData, budget: Budget, seed: int, device: torch.device, inner_lr: float,

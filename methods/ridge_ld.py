@@ -21,7 +21,7 @@ from benchmarks.artifact import DistilledSet
 from benchmarks.data import RealData
 from benchmarks.errors import UserError
 from benchmarks.methods import Budget, register_method
-from methods.label_distillation import LD_DEFAULTS, LDSettings, distill_labels, soft_ce
+from methods.label_distillation import LD_DEFAULTS, LD_SMOKE, LDSettings, distill_labels, soft_ce
 
 
 def ridge_analytic(x: Tensor, y: Tensor, lam: float) -> Tensor:
@@ -104,7 +104,7 @@ class RidgeHead:
             return float(((features(self.model, xt) @ self.w).argmax(1) != yt).float().mean())
 
 
-@register_method("ld_rr", label_kind="soft", solver="analytic", ridge_lambda=1.0, model_lr=1e-3, **LD_DEFAULTS,
+@register_method("ld_rr", label_kind="soft", smoke=LD_SMOKE, solver="analytic", ridge_lambda=1.0, model_lr=1e-3, **LD_DEFAULTS,
                  description="label distillation, first order: ridge-regression head solved in closed form")
 def ridge_label_distillation(data: RealData, budget: Budget, seed: int, device: torch.device, solver: str,
                              ridge_lambda: float, model_lr: float, **settings: Any) -> DistilledSet:

@@ -16,11 +16,12 @@ from torch import Tensor
 from torchvision.transforms import RandomResizedCrop
 from torchvision.transforms.functional import resized_crop
 
-from baselines.selection import per_class
 from benchmarks.artifact import DistilledSet
 from benchmarks.data import RealData
 from benchmarks.errors import UserError
 from benchmarks.methods import Budget, register_method
+from benchmarks.seeding import generator, seed_global
+from benchmarks.selection import per_class
 from benchmarks.teachers import Teacher, TeacherConfig, get_teacher
 
 
@@ -39,12 +40,12 @@ def _teacher_meta(t: Teacher) -> dict[str, object]:
 TEACHER = dict(teacher_model="convnet3", teacher_epochs=2, teacher_seed=0)
 
 
-@register_method("soft_random", label_kind="soft", temperature=1.0, **TEACHER,
+@register_method("soft_random", label_kind="soft", temperature=1.0, **TEACHER, smoke={"teacher_epochs": 1},
                  description="random real images per class with a teacher's static soft labels")
 def soft_random(data: RealData, budget: Budget, seed: int, device: torch.device, temperature: float,
                 teacher_model: str, teacher_epochs: int, teacher_seed: int) -> DistilledSet:
     teacher = teacher_for(data, teacher_model, teacher_epochs, teacher_seed, device)
-    gen = torch.Generator().manual_seed(seed)
+    gen = generator(seed)
     chosen = per_class(data, budget.ipc, lambda c, idx: idx[torch.randperm(len(idx), generator=gen)])
     logits = teacher.logits(data.normalize(chosen.images.to(device))).cpu()
     probs = F.softmax(logits / temperature, 1)
@@ -84,14 +85,15 @@ def _stitch(patches: Tensor, ipc: int, factor: int) -> Tensor:
 
 
 @register_method("rded", label_kind="online", factor=1, candidates=300, crops=5, **TEACHER,
+                 smoke={"teacher_epochs": 1, "candidates": 12, "crops": 2},
                  description="RDED: the teacher's most realistic crops per class, stitched f x f; online relabelling")
 def rded(data: RealData, budget: Budget, seed: int, device: torch.device, factor: int, candidates: int, crops: int,
          teacher_model: str, teacher_epochs: int, teacher_seed: int) -> DistilledSet:
     if factor < 1 or data.size % factor:
         raise UserError(f"rded factor must be a positive divisor of the image size {data.size}, got {factor}")
     teacher = teacher_for(data, teacher_model, teacher_epochs, teacher_seed, device)
-    torch.manual_seed(seed)  # crop draws must not depend on whether the teacher was cached or just trained
-    gen = torch.Generator().manual_seed(seed)
+    seed_global(seed)  # crop draws must not depend on whether the teacher was cached or just trained
+    gen = generator(seed)
     images, labels, scores = [], [], []
     need = budget.ipc * factor * factor
     for c in range(data.num_classes):

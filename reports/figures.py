@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from benchmarks.artifact import DistilledSet  # noqa: E402
+from reports.exact import exact_mean, exact_std  # noqa: E402
 
 
 def _ipc_order(v: object) -> int:
@@ -30,7 +31,7 @@ def _save(fig: plt.Figure, path: Path) -> None:
 
 def _summary(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     ok = df[df.status == "ok"]
-    out = ok.groupby(by, sort=False, dropna=False).agg(mean=("test_acc", "mean"), std=("test_acc", "std"),
+    out = ok.groupby(by, sort=False, dropna=False).agg(mean=("test_acc", exact_mean), std=("test_acc", exact_std),
                                                        n=("test_acc", "size")).reset_index()
     out["std"] = out["std"].fillna(0.0)
     out["label"] = [f"{m}@{i}" for m, i in zip(out["method"], out["ipc"], strict=True)]
@@ -92,7 +93,7 @@ def budget_curve(df: pd.DataFrame, dataset: str, path: Path) -> None:
     d = df[(df.dataset == dataset) & (df.status == "ok")]
     d = d.assign(budget=[_budget_label(i, s) for i, s in zip(d["iterations"], d["seconds"], strict=True)])
     s = d.groupby(["method", "ipc", "budget"], sort=True).agg(
-        mean=("test_acc", "mean"), std=("test_acc", "std"), cost=("distill_wall_s", "mean")).reset_index()
+        mean=("test_acc", exact_mean), std=("test_acc", exact_std), cost=("distill_wall_s", exact_mean)).reset_index()
     s["std"] = s["std"].fillna(0.0)
     fig, ax = plt.subplots(figsize=(6.5, 4.5), dpi=100)
     for (method, ipc), sub in s.groupby(["method", "ipc"], sort=True):

@@ -7,7 +7,6 @@ fixed float formatting, no timestamps, PNGs written without software metadata).
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,10 @@ import pandas as pd
 from tabulate import tabulate
 
 from benchmarks.artifact import load_artifact
-from benchmarks.store import device_free_key
+from benchmarks.spec import cell_key
+from benchmarks.store import Store
 from reports import figures
+from reports.exact import exact_mean, exact_std
 
 # results.csv columns: later issues may add columns, never rename these.
 CSV_COLUMNS = [
@@ -31,7 +32,8 @@ GROUP = ["dataset", "method", "ipc", "model", "optimizer", "loss", "augment"]
 
 
 def load_records(records_dir: Path) -> list[dict[str, Any]]:
-    return [json.loads(p.read_text()) for p in sorted(Path(records_dir).glob("*.json"))]
+    """Every valid record of a records folder, sorted by key (invalid files are set aside by the store)."""
+    return Store(records_dir).records()
 
 
 def loss_label(loss: dict[str, Any]) -> str:
@@ -49,7 +51,7 @@ def to_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
             "suite": r["suite"], "dataset": c["dataset"], "method": c["method"],
             "ipc": c["ipc"] if c["ipc"] is not None else "all", "model": ev["model"], "optimizer": ev["optimizer"],
             "loss": loss_label(ev["loss"]), "augment": ev["augment"], "lr": m.get("lr", ev["lr"]), "steps": m.get("steps", ev["steps"]),
-            "precision": ev.get("precision"),
+            "precision": (r.get("execution") or {}).get("precision", ev["precision"]),
             "seed": ev["seed"], "status": r["status"], "test_acc": m.get("test_acc"), "val_acc": m.get("val_acc"),
             "wall_s": cost.get("wall_s"), "flops": cost.get("flops"), "peak_mem_bytes": cost.get("peak_mem_bytes"),
             "distill_wall_s": cost.get("distill_wall_s"), "images_per_s": cost.get("images_per_s"),
@@ -68,16 +70,16 @@ def _pm(series: pd.Series) -> str:
     vals = series.dropna()
     if len(vals) == 0:
         return "-"
-    std = vals.std(ddof=1) if len(vals) > 1 else 0.0
-    return f"{vals.mean():.2f} ± {std:.2f} (n={len(vals)})"
+    std = exact_std(vals) if len(vals) > 1 else 0.0
+    return f"{exact_mean(vals):.2f} ± {std:.2f} (n={len(vals)})"
 
 
 def summarise(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Mean ± std and n of test accuracy over seeds (and whatever is not in ``by``)."""
     ok = df[df.status == "ok"]
     g = ok.groupby(by, sort=False, dropna=False)
-    out = g.agg(mean=("test_acc", "mean"), std=("test_acc", "std"), n=("test_acc", "size"),
-                val=("val_acc", "mean"), wall=("wall_s", "mean"),
+    out = g.agg(mean=("test_acc", exact_mean), std=("test_acc", exact_std), n=("test_acc", "size"),
+                val=("val_acc", exact_mean), wall=("wall_s", exact_mean),
                 precision=("precision", lambda v: "/".join(sorted({str(x) for x in v})))).reset_index()
     out["std"] = out["std"].fillna(0.0)
     return out
@@ -92,7 +94,7 @@ def budget_table(df: pd.DataFrame, budgets: list[str]) -> str:
     """Accuracy per method, ipc and distillation budget, with the artifacts' mean distillation wall time."""
     ok = df[df.status == "ok"]
     s = summarise(df, ["method", "ipc", *budgets])
-    wall = ok.groupby(["method", "ipc", *budgets], sort=False, dropna=False)["distill_wall_s"].mean().reset_index()
+    wall = ok.groupby(["method", "ipc", *budgets], sort=False, dropna=False)["distill_wall_s"].agg(exact_mean).reset_index()
     s = s.merge(wall, on=["method", "ipc", *budgets], how="left")
     s = s.sort_values(["method", "ipc", *budgets], key=_ipc_key)
     rows = [[r["method"], r["ipc"], *(("-" if pd.isna(r[b]) else f"{r[b]:g}") for b in budgets), f"{r['mean']:.2f}",
@@ -198,8 +200,8 @@ def write_report(suite: str, records_dir: Path, out_dir: Path, cells: list[dict[
     records = load_records(records_dir)
     stale = 0
     if cells is not None:
-        wanted = {device_free_key(c) for c in cells}
-        kept = [r for r in records if device_free_key(r["config"]) in wanted]
+        wanted = {cell_key(c) for c in cells}
+        kept = [r for r in records if r["key"] in wanted]
         stale, records = len(records) - len(kept), kept
     out_dir.mkdir(parents=True, exist_ok=True)
     df = to_frame(records)

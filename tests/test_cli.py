@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-from benchmarks.cli import LISTS, main
+from benchmarks.cli import main
+from benchmarks.commands import LISTS
 
 
 def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:

@@ -3,10 +3,12 @@ from dataclasses import replace
 import pytest
 import torch
 
-from benchmarks.artifact import DistilledSet
+from benchmarks.artifact import DistilledSet, TrainingHints
 from benchmarks.errors import UserError
-from benchmarks.evaluator import EvalConfig, evaluate, train
+from benchmarks.evaluator import evaluate
 from benchmarks.methods import Budget, run_method
+from benchmarks.spec import EvalConfig
+from benchmarks.training import train
 
 
 def test_full_digits_convnet3_is_accurate(digits, digits_full, cpu):
@@ -61,7 +63,7 @@ def test_bad_config_values_are_user_errors(digits, digits_full, cpu):
 
 
 def test_steps_offset_shifts_the_chosen_training_length(digits_full, digits, cpu):
-    ds = DistilledSet(digits_full.images[:40], digits_full.labels[:40], "hard", 10, meta={"best_train_steps": 12})
+    ds = DistilledSet(digits_full.images[:40], digits_full.labels[:40], "hard", 10, hints=TrainingHints(steps=12))
     cfg = EvalConfig(model="convnet3_w32", optimizer="adam", steps=50, batch_size=10, steps_from_artifact=True)
     assert evaluate(ds, digits, cfg, cpu)["metrics"]["steps"] == 12
     assert evaluate(ds, digits, replace(cfg, steps_offset=5), cpu)["metrics"]["steps"] == 17

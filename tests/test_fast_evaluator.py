@@ -5,10 +5,15 @@ from dataclasses import replace
 import pytest
 import torch
 
-import benchmarks.evaluator as ev
-from benchmarks.evaluator import EvalConfig, evaluate_seeds, stackable
+import benchmarks.metrics as metrics_mod
+import benchmarks.spec as spec
+import benchmarks.training as training
+from benchmarks import policy
+from benchmarks.evaluator import evaluate_seeds
 from benchmarks.methods import Budget, run_method
 from benchmarks.optim import OPTIMIZERS
+from benchmarks.spec import EvalConfig
+from benchmarks.training import stackable
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +28,7 @@ def test_stacked_and_per_model_paths_agree(model, augment, three_sets, digits, c
     plain = evaluate_seeds(three_sets, digits, cfgs, cpu, stacked=False)
     stacked = evaluate_seeds(three_sets, digits, cfgs, cpu, stacked=True)
     for a, b in zip(plain, stacked, strict=True):
-        assert b["cost"]["stacked_models"] == 3 and a["cost"]["stacked_models"] == 1
+        assert b["execution"]["stacked_models"] == 3 and a["execution"]["stacked_models"] == 1
         assert abs(a["metrics"]["test_acc"] - b["metrics"]["test_acc"]) <= 1.0  # float-rounding noise only
         assert a["metrics"]["final_loss"] == pytest.approx(b["metrics"]["final_loss"], rel=2e-2)
         assert a["cost"]["train_flops"] == b["cost"]["train_flops"]
@@ -38,25 +43,26 @@ def test_what_can_be_stacked(digits):
 
 
 def test_bf16_is_not_used_where_unsupported(monkeypatch, digits, digits_full, cpu):
-    monkeypatch.setattr(ev, "bf16_supported", lambda device: False)
+    monkeypatch.setattr(spec, "bf16_supported", lambda device: False)
     assert EvalConfig(precision="auto").for_device(cpu).precision == "fp32"
     seen = []
-    real = ev._autocast
+    real = metrics_mod.autocast
 
     def spy(device, precision):
         seen.append(precision)
         return real(device, precision)
 
-    monkeypatch.setattr(ev, "_autocast", spy)
+    monkeypatch.setattr(training, "autocast", spy)
+    monkeypatch.setattr(metrics_mod, "autocast", spy)
     evaluate_seeds([digits_full], digits, [EvalConfig(model="lenet", steps=3, batch_size=8)], cpu)
     assert seen and set(seen) == {"fp32"}
 
 
 def test_auto_precision_follows_the_measured_policy(monkeypatch, cpu):
-    monkeypatch.setattr(ev, "bf16_supported", lambda device: True)
-    monkeypatch.setitem(ev.BF16_BY_DEFAULT, "cpu", True)
+    monkeypatch.setattr(spec, "bf16_supported", lambda device: True)
+    monkeypatch.setitem(policy.BF16_BY_DEFAULT, "cpu", True)
     assert EvalConfig().for_device(cpu).precision == "bf16"
-    monkeypatch.setitem(ev.BF16_BY_DEFAULT, "cpu", False)
+    monkeypatch.setitem(policy.BF16_BY_DEFAULT, "cpu", False)
     assert EvalConfig().for_device(cpu).precision == "fp32"
     assert EvalConfig(precision="fp32").for_device(cpu).precision == "fp32"
 
@@ -78,4 +84,4 @@ def test_fixed_seed_reproduces_in_both_paths(three_sets, digits, cpu):
 def test_stacking_needs_cells_that_differ_only_in_seed(three_sets, digits, cpu):
     cfgs = [EvalConfig(model="lenet", steps=2, seed=0), replace(EvalConfig(model="lenet", steps=2, seed=1), lr=0.5)]
     with pytest.raises(ValueError, match="differ only in their seed"):
-        ev.train_stacked(three_sets[:2], digits, cfgs, 0.01, torch.device("cpu"))
+        training.train_group(three_sets[:2], digits, cfgs, 0.01, torch.device("cpu"), stacked=True)

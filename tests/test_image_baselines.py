@@ -3,8 +3,9 @@
 import pytest
 import torch
 
-from benchmarks.evaluator import EvalConfig, evaluate
+from benchmarks.evaluator import evaluate
 from benchmarks.methods import METHODS, Budget, run_method
+from benchmarks.spec import EvalConfig
 
 BUDGET = {"dc": 12, "dsa": 12, "dm": 40, "dd": 40, "mtt": 30}  # iterations: a few seconds each on digits
 MATCHING = [n for n in METHODS.names() if n in BUDGET]
@@ -43,11 +44,11 @@ def test_mtt_learned_lr_round_trips_and_the_evaluator_uses_it(digits, cpu, tmp_p
     from benchmarks.artifact import load_artifact
 
     ds = run_method("mtt", digits, Budget(1, 5), 0, cpu, MTT_SMALL)
-    lr = float(ds.extras["lr"][0])
+    lr = ds.hints.lr
     assert lr > 0 and lr != 0.01 and ds.meta["learned_lr"] == pytest.approx(lr, rel=1e-4)
-    assert 0 <= ds.meta["expert_load_or_train_s"] <= ds.meta["cost"]["wall_s"]  # the experts' share of the wall
+    assert 0 <= ds.meta["cost"]["expert_load_or_train_s"] <= ds.meta["cost"]["wall_s"]  # the experts' share
     back = load_artifact(ds.save(tmp_path))
-    assert torch.equal(back.extras["lr"], ds.extras["lr"])
+    assert back.hints == ds.hints and back.content_hash() == ds.content_hash()
     cfg = EvalConfig(model="convnet3_w32", optimizer="sgd", steps=5, batch_size=10, lr_from_artifact=True)
     assert evaluate(back, digits, cfg, cpu)["metrics"]["lr"] == pytest.approx(lr)
     assert evaluate(back, digits, replace(cfg, lr_from_artifact=False), cpu)["metrics"]["lr"] == pytest.approx(0.05)

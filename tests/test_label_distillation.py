@@ -4,9 +4,10 @@ import pytest
 import torch
 
 from benchmarks.errors import UserError
-from benchmarks.evaluator import EvalConfig, evaluate
+from benchmarks.evaluator import evaluate
 from benchmarks.methods import METHODS, Budget, MethodEntry, run_method
 from benchmarks.models import build_model
+from benchmarks.spec import EvalConfig
 from methods.base_examples import STRATEGIES, select_base
 from methods.label_distillation import Learner, ResetTracker, meta_step, project_simplex
 from methods.ridge_ld import ridge_analytic, ridge_cvxpy
@@ -20,7 +21,7 @@ def test_labels_are_distributions_and_train_a_model(method, digits, cpu):
     assert ds.label_kind == "soft" and ds.labels.shape == (20, 10)
     assert (ds.labels >= 0).all() and torch.allclose(ds.labels.sum(1), torch.ones(20), atol=1e-5)
     assert not torch.allclose(ds.labels, torch.full_like(ds.labels, 0.1))  # they moved from uniform
-    assert ds.meta["best_train_steps"] > 0 and ds.meta["seconds_per_iteration"] > 0
+    assert ds.hints.steps > 0 and ds.meta["cost"]["seconds_per_iteration"] > 0
     r = evaluate(ds, digits, EvalConfig(model="convnet3_w32", optimizer="adam", loss="soft_ce", steps=30,
                                         batch_size=10), cpu)
     assert 0 <= r["metrics"]["test_acc"] <= 100
@@ -122,7 +123,7 @@ def test_true_label_baselines_use_lds_base_images(name, digits, cpu):
     true = torch.tensor(ld.meta["base_true_labels"])
     assert torch.equal(probs.argmax(1), true)
     assert probs.max() == pytest.approx(1.0 if name == "base_true" else 0.91)
-    assert base.meta["best_train_steps"] in (5, 20)
+    assert base.hints.steps in (5, 20)
 
 
 def test_smoothed_label_init_starts_from_the_true_labels(digits, cpu):

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from benchmarks import bench_evaluator
+from benchmarks.perf import bench_evaluator
 
 
 @pytest.mark.parametrize("bf16", [False, True])

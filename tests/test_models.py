@@ -1,8 +1,9 @@
 import pytest
 import torch
 
-from benchmarks.evaluator import EvalConfig, train
 from benchmarks.models import ZOO, build_model
+from benchmarks.spec import EvalConfig
+from benchmarks.training import train
 
 
 @pytest.mark.parametrize("name", ZOO.names())

@@ -1,7 +1,9 @@
 import pytest
 
-from benchmarks.evaluator import EvalConfig, accuracy, train
+from benchmarks.metrics import accuracy
 from benchmarks.optim import OPTIMIZERS, SCHEDULES, build_optimizer, build_schedule
+from benchmarks.spec import EvalConfig
+from benchmarks.training import train
 
 
 def test_the_issue_optimizers_are_registered():

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from benchmarks.runner import run_suite
-from benchmarks.store import validate_record
+from benchmarks.spec import validate_record
 from benchmarks.suite import parse_suite
 from reports.generate import CSV_COLUMNS, write_report
 
@@ -106,14 +106,13 @@ def test_budget_axis_gives_a_cost_curve_and_many_models_a_heatmap(tmp_path, cpu,
 
 
 def test_runs_of_one_auto_precision_cell_on_two_machines_share_a_row(records_dir, tmp_path):
-    from benchmarks.store import Store, cell_key
+    from benchmarks.store import Store
 
     mixed = tmp_path / "records"
     mixed.mkdir()
     for r in Store(records_dir).records():  # half the seeds "ran" where auto meant bf16
         if r["config"]["eval"]["seed"] == 1:
-            r["config"]["eval"]["precision"] = "bf16"
-            r["key"] = cell_key(r["config"])
+            r["execution"]["precision"] = "bf16"
         Store(mixed).put(r)
     write_report("mini", mixed, tmp_path / "out")
     md = (tmp_path / "out" / "leaderboard.md").read_text()

@@ -3,7 +3,8 @@ import json
 import pytest
 
 from benchmarks.runner import run_suite
-from benchmarks.store import Store, cell_key, validate_record
+from benchmarks.spec import RECORD_SCHEMA, cell_key, validate_record
+from benchmarks.store import Store
 from benchmarks.suite import parse_suite
 
 TINY = {
@@ -34,11 +35,11 @@ def test_resume_after_interruption_loses_and_duplicates_nothing(tmp_path, cpu):
     assert store.keys() == set(seen)
     before = {k: store.path(k).read_bytes() for k in seen}
     counts = run_suite(suite, tmp_path, cpu, progress=False)
-    assert counts == {"cells": n, "skipped": 2, "ok": n - 2, "error": 0}
+    assert counts == {"cells": n, "stored": 2, "not_selected": 0, "ok": n - 2, "error": 0}
     assert len(store.keys()) == n and len(list(tmp_path.iterdir())) == n  # no temp files, no duplicates
     assert all(store.path(k).read_bytes() == before[k] for k in seen)  # nothing rewritten
     again = run_suite(suite, tmp_path, cpu, progress=False)
-    assert again["skipped"] == n and again["ok"] == 0
+    assert again["stored"] == n and again["ok"] == 0
 
 
 def test_a_failing_cell_becomes_an_error_record_and_the_suite_goes_on(tmp_path, cpu):
@@ -72,20 +73,19 @@ def test_a_failing_cell_becomes_an_error_record_and_the_suite_goes_on(tmp_path, 
 
 
 def test_records_are_validated_and_keyed_by_config():
-    rec = {"key": cell_key({"a": 1}), "schema": 1, "config": {"a": 1}, "status": "ok",
-           "metrics": {"test_acc": 50.0, "val_acc": 40.0}, "cost": {}, "provenance": {}}
+    config = {"a": 1, "eval": {}}
+    rec = {"key": cell_key(config), "schema": RECORD_SCHEMA, "suite": "s", "config": config, "status": "ok",
+           "metrics": {"test_acc": 50.0, "val_acc": 40.0}, "cost": {}, "execution": {}, "provenance": {}}
     assert validate_record(rec) == []
     assert validate_record({**rec, "key": "x"}) == ["key does not match the hash of its config"]
     assert validate_record({**rec, "metrics": {"test_acc": 0.5e3, "val_acc": 1}})
     assert validate_record({**rec, "status": "error"}) == ["an error record needs its error message"]
 
 
-def _rewrite_precision(store: Store, precision: str) -> None:
-    """Make the stored records look as if another machine resolved the precision differently."""
+def _rewrite_execution(store: Store, precision: str) -> None:
+    """Make the stored records look as if another machine resolved "auto" differently."""
     for r in store.records():
-        store.path(r["key"]).unlink()
-        r["config"]["eval"]["precision"] = precision
-        r["key"] = cell_key(r["config"])
+        r["execution"]["precision"] = precision
         store.put(r)
 
 
@@ -95,10 +95,13 @@ def test_auto_precision_cells_stored_by_another_machine_are_not_run_again(tmp_pa
     suite = parse_suite(doc)  # precision "auto": fp32 on a CPU without bf16, bf16 on one with it
     assert run_suite(suite, tmp_path, cpu, progress=False)["ok"] == 1
     store = Store(tmp_path)
-    other = "bf16" if store.records()[0]["config"]["eval"]["precision"] == "fp32" else "fp32"
-    _rewrite_precision(store, other)
-    assert run_suite(suite, tmp_path, cpu, progress=False) == {"cells": 1, "skipped": 1, "ok": 0, "error": 0}
-    # an explicit precision is part of the cell: a record made at another precision does not answer it
+    (record,) = store.records()
+    assert record["config"]["eval"]["precision"] == "auto"  # the key hashes what was asked
+    assert record["execution"]["precision"] in ("fp32", "bf16")  # what this machine made of it sits beside
+    other = "bf16" if record["execution"]["precision"] == "fp32" else "fp32"
+    _rewrite_execution(store, other)
+    assert run_suite(suite, tmp_path, cpu, progress=False) == {"cells": 1, "stored": 1, "not_selected": 0, "ok": 0,
+                                                                "error": 0}
+    # an explicit precision is another cell
     doc["eval"]["precision"] = "fp32"
-    _rewrite_precision(store, "bf16")
     assert run_suite(parse_suite(doc), tmp_path, cpu, progress=False)["ok"] == 1

@@ -8,8 +8,9 @@ import torch
 import benchmarks.evaluator as evaluator
 import benchmarks.teachers as teachers
 from benchmarks.errors import UserError
-from benchmarks.evaluator import EvalConfig, evaluate
+from benchmarks.evaluator import evaluate
 from benchmarks.methods import Budget, run_method
+from benchmarks.spec import EvalConfig
 from benchmarks.teachers import TeacherConfig, get_teacher, label_cost, list_teachers
 
 CFG = TeacherConfig("digits", "convnet3_w32", seed=0, epochs=1)

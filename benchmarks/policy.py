@@ -1,0 +1,32 @@
+"""Measured device policies: the tables behind the "auto" choices that ``benchmarks.spec`` resolves.
+
+Each entry cites the measurement it rests on (``reports/bench/``); change a number only with a new
+measurement. Nothing here is a cell's identity: records keep what was chosen in ``execution``.
+"""
+
+from __future__ import annotations
+
+# Where "auto" turns bf16 autocast on: hardware with fast bf16 (cost.bf16_supported), and only for
+# architectures whose bf16 accuracy the benchmark (reports/bench/evaluator.json) found within 0.3
+# points of fp32 at every measured budget: ConvNet-3 (-0.07, -0.05). LeNet (+0.42, -1.33) and
+# test_resnet (-0.23, +0.51) missed the bar (n = 2, likely noise, but the bar is the bar): fp32.
+BF16_BY_DEFAULT = {"cpu": True, "cuda": True}
+BF16_VERIFIED = {"convnet3"}
+# Where stacking K models into one torch.func computation pays (reports/bench/evaluator.json):
+# on a 2-core CPU vmap'd convolutions ran slower than a loop, so the CPU trains one model at a time.
+STACKED_BY_DEFAULT = {"cpu": False, "cuda": True}
+# Forward/backward in chunks of this many images (gradients accumulated: the same update for
+# batch-independent models) and test in batches of EVAL_BATCH: on a CPU, activations that stay
+# in cache beat one large batch (measured in reports/bench/); GPUs take the whole batch at once.
+MICRO_BATCH = {"cpu": 32}
+EVAL_BATCH = {"cpu": 64, "cuda": 1024}
+OTHER_EVAL_BATCH = 256  # a heavy model on a device type with no measurement
+LIGHT_EVAL_BATCH = 1024  # light models: per-call overheads dominate, so one large batch
+# Chunking and compiling pay only for compute-heavy models; a LeNet step (~1 MFLOP an image) is
+# dominated by per-call overheads, which both levers multiply (measured: LeNet ran 2-5x slower).
+HEAVY_FLOPS_PER_IMAGE = 20e6
+# torch.compile by default where it paid with its compile time counted (reports/bench/): on the
+# CPU it roughly doubled ConvNet-3's training throughput; below this many training images per
+# model the ~10-25 s of compiling (once per process and architecture) is not won back.
+COMPILE_BY_DEFAULT = {"cpu": True}
+COMPILE_MIN_IMAGES = 20_000
