@@ -1,0 +1,194 @@
+"""The field's relative scores (DD-Ranking's HLR, IOR, LRS and ARS), on fractions, from one suite's rows.
+
+For a distilled set S at some ipc, with every accuracy a fraction in [0, 1] and a mean over its repeats:
+
+- HLR = acc(full real data) - acc(S with hard labels)            (hard-label recovery: lower is better)
+- IOR = acc(S) - acc(random real subset at the same ipc)         (improvement over random: higher is better)
+- LRS = (e^a - e^-1) / (e - e^-1), a = w IOR - (1 - w) HLR, w = 0.5 (label-robust score, in [0, 1])
+- ARS, where the suite has an augmentation axis with "none": for an augmented row (augmentation A),
+  b = w (acc(S, A) - acc(random, A)) + (1 - w) (acc(S, none) - acc(random, none)) and
+  ARS = (e^b - e^-1) / (e - e^-1), as DD-Ranking's augmentation-robust score (its ``ars_lambda`` = w).
+
+Unlike DD-Ranking 0.2.0 the accuracies are fractions (it exponentiates percentage points, which leaves
+[0, 1]), nothing is selected on the test set, and a score is the score of the mean accuracies (DD-Ranking
+averages per-run scores; our references are separate cells, not paired runs).
+
+Reference rows come from the same suite and dataset and the same evaluation protocol
+(``reports.cells.PROTOCOL``: model, optimizer, base lr and lr grid, steps, offset, batch size, schedule,
+augmentation, weight decay, validation size, steps/lr from the artifact); any difference refuses the row
+and the output names the missing reference and the nearest refused one. References are trained on hard
+labels with a hard-label loss (``HARD_LABEL_LOSSES['hard']``); a reference method whose labels are not hard
+(e.g. ``soft_random`` passed as ``random_method``) must use the scored row's own loss, as DD-Ranking's
+same-recipe random baseline.
+
+Which rows are "S with hard labels" (``HARD_LABEL_LOSSES``, by the artifact's label kind):
+- hard labels: the set's own rows under ``ce`` (no smoothing) or ``soft_ce`` (equal on one-hot targets);
+- online labels (RDED): rows under ``ce`` without smoothing, which trains on the artifact's class ids and
+  never calls the teacher;
+- static soft labels (soft_random, ld, ...): rows under ``ce`` without smoothing, which trains on the argmax
+  of each stored distribution (for learned labels this may differ from the class the image was drawn for).
+A suite gets HLR for a soft-label method by adding ``ce`` to its losses axis; otherwise HLR and LRS are
+reported missing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import pandas as pd
+from tabulate import tabulate
+
+from benchmarks.registry import Registry
+from reports.cells import PROTOCOL, key_strings, ok_rows
+
+WEIGHT = 0.5
+CE = "ce(label_smoothing=0.0)"
+HARD_LABEL_LOSSES: Registry[frozenset[str]] = Registry("label kind")
+HARD_LABEL_LOSSES.register("hard", frozenset({CE, "soft_ce"}))
+HARD_LABEL_LOSSES.register("online", frozenset({CE}))
+HARD_LABEL_LOSSES.register("soft", frozenset({CE}))
+
+BUDGET = ["iterations", "seconds"]  # distillation budgets: a scored row's hard-label twin must share them
+SCORE_KEYS = ["suite", "dataset", "method", "ipc", "loss", "label_kind", *PROTOCOL, *BUDGET]
+SCORES = ["hlr", "ior", "lrs", "ars"]
+
+
+def is_hard_label(label_kind: str, loss: str) -> bool:
+    """Does a row of an artifact with ``label_kind`` labels, trained with ``loss`` (a loss label), train on hard labels?"""
+    return label_kind in HARD_LABEL_LOSSES and loss in HARD_LABEL_LOSSES.get(label_kind)
+
+
+def squash(alpha: float) -> float:
+    """DD-Ranking's map of a weighted accuracy gain in [-1, 1] (fractions) onto [0, 1]."""
+    return (math.exp(alpha) - math.exp(-1)) / (math.e - math.exp(-1))
+
+
+def lrs(ior: float, hlr: float, weight: float = WEIGHT) -> float:
+    """Label-robust score from IOR and HLR (fractions)."""
+    return squash(weight * ior - (1 - weight) * hlr)
+
+
+def ars(gain_aug: float, gain_plain: float, weight: float = WEIGHT) -> float:
+    """Augmentation-robust score from the gains over random with and without the augmentation (fractions)."""
+    return squash(weight * gain_aug + (1 - weight) * gain_plain)
+
+
+def _differs(a: pd.Series, b: pd.Series, cols: list[str]) -> list[str]:
+    ka = key_strings(a.to_frame().T, cols).iloc[0].split("\x1f")
+    kb = key_strings(b.to_frame().T, cols).iloc[0].split("\x1f")
+    return [f"{c} {x} (this row: {y})" for c, x, y in zip(cols, ka, kb, strict=True) if x != y]
+
+
+def find_reference(rows: pd.DataFrame, target: pd.Series, method: str, ipc: object,
+                   loss_ok: Callable[[pd.Series], bool], what: str,
+                   protocol: list[str] = PROTOCOL) -> tuple[float | None, int, str | None]:
+    """Mean accuracy (fraction) and n of ``method``'s rows (at ``ipc`` unless None) with ``target``'s suite,
+    dataset and protocol and a loss ``loss_ok`` accepts; or None, 0 and a note saying what is missing."""
+    same = rows[(rows["suite"] == target["suite"]) & (rows["dataset"] == target["dataset"])
+                & (rows["method"] == method)]
+    if ipc is not None:
+        same = same[same["ipc"].astype(str) == str(ipc)]
+    where = f"`{method}`" + (f" at ipc {ipc}" if ipc is not None else "")
+    if same.empty:
+        return None, 0, f"{what}: no {where} rows in this suite"
+    usable = same[same.apply(loss_ok, axis=1)]
+    if usable.empty:
+        return None, 0, f"{what}: {where} rows use only loss {', '.join(sorted(set(same['loss'])))}, which does not qualify"
+    tkey = key_strings(target.to_frame().T, protocol).iloc[0]
+    match = usable[key_strings(usable, protocol) == tkey]
+    if match.empty:
+        nearest = min((_differs(r, target, protocol) for _, r in usable.iterrows()), key=len)
+        return None, 0, f"{what}: no {where} row under this protocol (nearest differs in {'; '.join(nearest)})"
+    return float(match["acc"].mean()), int(len(match)), None
+
+
+def _hard_loss(ref: pd.Series) -> bool:
+    return is_hard_label(str(ref["label_kind"]), str(ref["loss"]))
+
+
+def _reference_loss(target: pd.Series) -> Callable[[pd.Series], bool]:
+    """Hard-labelled references train with a hard-label loss; others with the scored row's own loss."""
+    return lambda ref: _hard_loss(ref) if ref["label_kind"] == "hard" else ref["loss"] == target["loss"]
+
+
+def _hard_twin(rows: pd.DataFrame, target: pd.Series) -> tuple[float | None, int, str | None]:
+    """The scored set's own hard-label evaluation: same method, ipc, budget and protocol, a hard-label loss."""
+    if is_hard_label(str(target["label_kind"]), str(target["loss"])):
+        return float(target["acc"]), int(target["n"]), None
+    budget = rows
+    for c in BUDGET:
+        budget = budget[key_strings(budget, [c]) == key_strings(target.to_frame().T, [c]).iloc[0]]
+    allowed = sorted(HARD_LABEL_LOSSES.get(str(target["label_kind"]))) if target["label_kind"] in HARD_LABEL_LOSSES else []
+    return find_reference(budget, target, str(target["method"]), target["ipc"], _hard_loss,
+                          f"HLR needs {target['method']} with hard labels (loss {' or '.join(allowed) or 'none'})")
+
+
+def _augment_scores(rows: pd.DataFrame, means: pd.DataFrame, target: pd.Series, random_method: str,
+                    weight: float) -> tuple[float | None, str | None]:
+    """ARS of an augmented row: its plain twin and the random references with and without the augmentation."""
+    plain = target.copy()
+    plain["augment"] = "none"
+    keys = [c for c in SCORE_KEYS if c != "augment"]
+    twin = means[(means["augment"] == "none") & (key_strings(means, keys) == key_strings(target.to_frame().T, keys).iloc[0])]
+    if twin.empty:
+        return None, "ARS: no row of this set without augmentation under this protocol"
+    loss_ok = _reference_loss(target)
+    r_aug, _, n1 = find_reference(rows, target, random_method, target["ipc"], loss_ok, f"ARS (augment {target['augment']})")
+    r_plain, _, n2 = find_reference(rows, plain, random_method, target["ipc"], loss_ok, "ARS (augment none)")
+    if r_aug is None or r_plain is None:
+        return None, n1 or n2
+    return ars(float(target["acc"]) - r_aug, float(twin["acc"].iloc[0]) - r_plain, weight), None
+
+
+def relative_scores(df: pd.DataFrame, random_method: str = "random", full_method: str = "full",
+                    weight: float = WEIGHT) -> pd.DataFrame:
+    """One row per scored set and protocol (mean over repeats) of a ``reports.cells.cell_frame``: acc, the
+    reference accuracies, HLR, IOR, LRS and ARS (fractions; None where a reference is missing) and
+    ``missing``, a note naming each missing reference."""
+    rows = ok_rows(df).assign(acc=lambda d: d["test_acc"].astype(float) / 100.0)
+    keys = [c for c in SCORE_KEYS if c in rows.columns]
+    means = (rows.groupby(keys, dropna=False, sort=True).agg(acc=("acc", "mean"), n=("acc", "size")).reset_index())
+    scored = means[means["method"] != full_method]
+    out = []
+    for _, t in scored.iterrows():
+        full, _, n_full = find_reference(rows, t, full_method, None, _hard_loss, "HLR needs the full-data row")
+        rand, _, n_rand = find_reference(rows, t, random_method, t["ipc"], _reference_loss(t),
+                                         f"IOR needs `{random_method}` at the same ipc")
+        hard, _, n_hard = _hard_twin(rows, t)
+        hlr = None if full is None or hard is None else full - hard
+        ior = None if rand is None else float(t["acc"]) - rand
+        notes = [n for n in (n_full, n_hard, n_rand) if n]
+        ars_value = None
+        augs = set(rows.loc[(rows["suite"] == t["suite"]) & (rows["dataset"] == t["dataset"]), "augment"])
+        if len(augs) > 1 and "none" in augs and t["augment"] != "none":
+            ars_value, note = _augment_scores(rows, means, t, random_method, weight)
+            notes += [note] if note else []
+        out.append({**t.to_dict(), "full_acc": full, "random_acc": rand, "hard_acc": hard, "hlr": hlr, "ior": ior,
+                    "lrs": None if hlr is None or ior is None else lrs(ior, hlr, weight), "ars": ars_value,
+                    "missing": "; ".join(notes)})
+    cols = [*keys, "n", "acc", "full_acc", "random_acc", "hard_acc", *SCORES, "missing"]
+    return pd.DataFrame(out, columns=cols)
+
+
+def summarise_scores(scores: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Mean of each score over the rows of a ``by`` group that have it (e.g. over models and optimizers),
+    with how many rows had it."""
+    agg = {}
+    for s in ["acc", *SCORES]:
+        agg[s] = (s, lambda v: pd.to_numeric(v, errors="coerce").mean())
+        agg[f"n_{s}"] = (s, lambda v: int(pd.to_numeric(v, errors="coerce").notna().sum()))
+    return scores.groupby(by, dropna=False, sort=True).agg(**agg).reset_index()
+
+
+def scores_markdown(scores: pd.DataFrame) -> str:
+    """A table of the scored rows (accuracies and scores as fractions, 3 decimals) and their missing references."""
+    def f(v: object) -> str:
+        return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{float(v):.3f}"
+
+    rows = [[r["method"], r["ipc"], r["loss"], r["model"], r["optimizer"], r["augment"], r["n"], f(r["acc"]),
+             f(r["hlr"]), f(r["ior"]), f(r["lrs"]), f(r["ars"])] for _, r in scores.iterrows()]
+    table = tabulate(rows, headers=["method", "ipc", "loss", "model", "optimizer", "augment", "n", "acc", "HLR",
+                                    "IOR", "LRS", "ARS"], tablefmt="github", disable_numparse=True)
+    notes = sorted(set(n for m in scores["missing"] for n in m.split("; ") if n))
+    return table + ("\n\nMissing references:\n" + "\n".join(f"- {n}" for n in notes) if notes else "") + "\n"
