@@ -75,7 +75,8 @@ def load_cells(suite: str, records_dir: str | None = None) -> pd.DataFrame:
     return cell_frame(records)
 
 
-def _spell(v: Any) -> str:
+def spell(v: Any) -> str:
+    """A cell value as a key part: missing values (None, NaN) as "-", integral floats as integers."""
     if v is None or (isinstance(v, float) and v != v):
         return "-"
     if isinstance(v, float) and v.is_integer():
@@ -87,5 +88,5 @@ def key_strings(df: pd.DataFrame, columns: list[str]) -> pd.Series:
     """One string key per row over ``columns``, with missing values (None, NaN) spelt the same way."""
     out = pd.Series([""] * len(df), index=df.index, dtype=object)
     for i, c in enumerate(columns):
-        out = out + ("\x1f" if i else "") + df[c].map(_spell)
+        out = out + ("\x1f" if i else "") + df[c].map(spell)
     return out

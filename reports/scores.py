@@ -35,12 +35,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 from tabulate import tabulate
 
 from benchmarks.registry import Registry
-from reports.cells import PROTOCOL, key_strings, ok_rows
+from reports.cells import PROTOCOL, ok_rows, spell
 
 WEIGHT = 0.5
 CE = "ce(label_smoothing=0.0)"
@@ -74,71 +75,90 @@ def ars(gain_aug: float, gain_plain: float, weight: float = WEIGHT) -> float:
     return squash(weight * gain_aug + (1 - weight) * gain_plain)
 
 
-def _differs(a: pd.Series, b: pd.Series, cols: list[str]) -> list[str]:
-    ka = key_strings(a.to_frame().T, cols).iloc[0].split("\x1f")
-    kb = key_strings(b.to_frame().T, cols).iloc[0].split("\x1f")
-    return [f"{c} {x} (this row: {y})" for c, x, y in zip(cols, ka, kb, strict=True) if x != y]
+Row = dict[str, Any]
+Pool = dict[tuple[str, str, str], list[Row]]  # (suite, dataset, method) -> its rows, each with key parts
 
 
-def find_reference(rows: pd.DataFrame, target: pd.Series, method: str, ipc: object,
-                   loss_ok: Callable[[pd.Series], bool], what: str,
-                   protocol: list[str] = PROTOCOL) -> tuple[float | None, int, str | None]:
+def _keyed(row: Row) -> Row:
+    """A row with its ipc, protocol and budget spelt as key parts (computed once per row)."""
+    return {**row, "_ipc": spell(row["ipc"]), "_proto": tuple(spell(row[c]) for c in PROTOCOL),
+            "_budget": tuple(spell(row[c]) for c in BUDGET)}
+
+
+def make_pool(rows: pd.DataFrame) -> Pool:
+    """Index finished rows (with ``acc`` as a fraction) by suite, dataset and method for reference lookups."""
+    pool: Pool = {}
+    for r in rows.to_dict("records"):
+        pool.setdefault((r["suite"], r["dataset"], r["method"]), []).append(_keyed(r))
+    return pool
+
+
+def find_reference(pool: Pool, target: Row, method: str, ipc: object, loss_ok: Callable[[Row], bool],
+                   what: str) -> tuple[float | None, int, str | None]:
     """Mean accuracy (fraction) and n of ``method``'s rows (at ``ipc`` unless None) with ``target``'s suite,
-    dataset and protocol and a loss ``loss_ok`` accepts; or None, 0 and a note saying what is missing."""
-    same = rows[(rows["suite"] == target["suite"]) & (rows["dataset"] == target["dataset"])
-                & (rows["method"] == method)]
-    if ipc is not None:
-        same = same[same["ipc"].astype(str) == str(ipc)]
+    dataset and protocol and a loss ``loss_ok`` accepts; or None, 0 and a note saying what is missing
+    (for a protocol mismatch, the fields in which the nearest refused row differs)."""
+    same = [r for r in pool.get((target["suite"], target["dataset"], method), [])
+            if ipc is None or r["_ipc"] == spell(ipc)]
     where = f"`{method}`" + (f" at ipc {ipc}" if ipc is not None else "")
-    if same.empty:
+    if not same:
         return None, 0, f"{what}: no {where} rows in this suite"
-    usable = same[same.apply(loss_ok, axis=1)]
-    if usable.empty:
-        return None, 0, f"{what}: {where} rows use only loss {', '.join(sorted(set(same['loss'])))}, which does not qualify"
-    tkey = key_strings(target.to_frame().T, protocol).iloc[0]
-    match = usable[key_strings(usable, protocol) == tkey]
-    if match.empty:
-        nearest = min((_differs(r, target, protocol) for _, r in usable.iterrows()), key=len)
+    usable = [r for r in same if loss_ok(r)]
+    if not usable:
+        losses = ", ".join(sorted({str(r["loss"]) for r in same}))
+        return None, 0, f"{what}: {where} rows use only loss {losses}, which does not qualify"
+    match = [r["acc"] for r in usable if r["_proto"] == target["_proto"]]
+    if not match:
+        gaps = [[f"{c} {x} (this row: {y})" for c, x, y in zip(PROTOCOL, r["_proto"], target["_proto"], strict=True)
+                 if x != y] for r in usable]
+        nearest = min(gaps, key=len)
         return None, 0, f"{what}: no {where} row under this protocol (nearest differs in {'; '.join(nearest)})"
-    return float(match["acc"].mean()), int(len(match)), None
+    return float(sum(match) / len(match)), len(match), None
 
 
-def _hard_loss(ref: pd.Series) -> bool:
+def _hard_loss(ref: Row) -> bool:
     return is_hard_label(str(ref["label_kind"]), str(ref["loss"]))
 
 
-def _reference_loss(target: pd.Series) -> Callable[[pd.Series], bool]:
+def _reference_loss(target: Row) -> Callable[[Row], bool]:
     """Hard-labelled references train with a hard-label loss; others with the scored row's own loss."""
     return lambda ref: _hard_loss(ref) if ref["label_kind"] == "hard" else ref["loss"] == target["loss"]
 
 
-def _hard_twin(rows: pd.DataFrame, target: pd.Series) -> tuple[float | None, int, str | None]:
+def _hard_twin(pool: Pool, target: Row) -> tuple[float | None, int, str | None]:
     """The scored set's own hard-label evaluation: same method, ipc, budget and protocol, a hard-label loss."""
-    if is_hard_label(str(target["label_kind"]), str(target["loss"])):
+    if _hard_loss(target):
         return float(target["acc"]), int(target["n"]), None
-    budget = rows
-    for c in BUDGET:
-        budget = budget[key_strings(budget, [c]) == key_strings(target.to_frame().T, [c]).iloc[0]]
-    allowed = sorted(HARD_LABEL_LOSSES.get(str(target["label_kind"]))) if target["label_kind"] in HARD_LABEL_LOSSES else []
+    key = (target["suite"], target["dataset"], target["method"])
+    budget = {key: [r for r in pool.get(key, []) if r["_budget"] == target["_budget"]]}
+    kind = str(target["label_kind"])
+    allowed = " or ".join(sorted(HARD_LABEL_LOSSES.get(kind))) if kind in HARD_LABEL_LOSSES else "none"
     return find_reference(budget, target, str(target["method"]), target["ipc"], _hard_loss,
-                          f"HLR needs {target['method']} with hard labels (loss {' or '.join(allowed) or 'none'})")
+                          f"HLR needs {target['method']} with hard labels (loss {allowed})")
 
 
-def _augment_scores(rows: pd.DataFrame, means: pd.DataFrame, target: pd.Series, random_method: str,
-                    weight: float) -> tuple[float | None, str | None]:
-    """ARS of an augmented row: its plain twin and the random references with and without the augmentation."""
-    plain = target.copy()
-    plain["augment"] = "none"
-    keys = [c for c in SCORE_KEYS if c != "augment"]
-    twin = means[(means["augment"] == "none") & (key_strings(means, keys) == key_strings(target.to_frame().T, keys).iloc[0])]
-    if twin.empty:
+def _without_augment(row: Row) -> Row:
+    return _keyed({**row, "augment": "none"})
+
+
+def _ars(pool: Pool, plain_sets: dict[tuple[str, ...], Row], target: Row, random_method: str,
+         weight: float) -> tuple[float | None, str | None]:
+    """ARS of an augmented row: its twin without augmentation and the random references with and without."""
+    plain = _without_augment(target)
+    twin = plain_sets.get(_set_key(plain))
+    if twin is None:
         return None, "ARS: no row of this set without augmentation under this protocol"
     loss_ok = _reference_loss(target)
-    r_aug, _, n1 = find_reference(rows, target, random_method, target["ipc"], loss_ok, f"ARS (augment {target['augment']})")
-    r_plain, _, n2 = find_reference(rows, plain, random_method, target["ipc"], loss_ok, "ARS (augment none)")
+    r_aug, _, n1 = find_reference(pool, target, random_method, target["ipc"], loss_ok,
+                                  f"ARS (augment {target['augment']})")
+    r_plain, _, n2 = find_reference(pool, plain, random_method, target["ipc"], loss_ok, "ARS (augment none)")
     if r_aug is None or r_plain is None:
         return None, n1 or n2
-    return ars(float(target["acc"]) - r_aug, float(twin["acc"].iloc[0]) - r_plain, weight), None
+    return ars(float(target["acc"]) - r_aug, float(twin["acc"]) - r_plain, weight), None
+
+
+def _set_key(row: Row) -> tuple[str, ...]:
+    return tuple(spell(row[c]) for c in SCORE_KEYS)
 
 
 def relative_scores(df: pd.DataFrame, random_method: str = "random", full_method: str = "full",
@@ -147,27 +167,34 @@ def relative_scores(df: pd.DataFrame, random_method: str = "random", full_method
     reference accuracies, HLR, IOR, LRS and ARS (fractions; None where a reference is missing) and
     ``missing``, a note naming each missing reference."""
     rows = ok_rows(df).assign(acc=lambda d: d["test_acc"].astype(float) / 100.0)
-    keys = [c for c in SCORE_KEYS if c in rows.columns]
-    means = (rows.groupby(keys, dropna=False, sort=True).agg(acc=("acc", "mean"), n=("acc", "size")).reset_index())
-    scored = means[means["method"] != full_method]
+    pool = make_pool(rows)
+    means = rows.groupby(SCORE_KEYS, dropna=False, sort=True).agg(acc=("acc", "mean"), n=("acc", "size")).reset_index()
+    sets = [_keyed(m) for m in means.to_dict("records")]
+    plain_sets = {_set_key(m): m for m in sets if m["augment"] == "none"}
+    augments: dict[tuple[str, str], set[str]] = {}
+    for r in rows[["suite", "dataset", "augment"]].itertuples(index=False):
+        augments.setdefault((r.suite, r.dataset), set()).add(r.augment)
     out = []
-    for _, t in scored.iterrows():
-        full, _, n_full = find_reference(rows, t, full_method, None, _hard_loss, "HLR needs the full-data row")
-        rand, _, n_rand = find_reference(rows, t, random_method, t["ipc"], _reference_loss(t),
+    for t in sets:
+        if t["method"] == full_method:
+            continue
+        full, _, n_full = find_reference(pool, t, full_method, None, _hard_loss, "HLR needs the full-data row")
+        rand, _, n_rand = find_reference(pool, t, random_method, t["ipc"], _reference_loss(t),
                                          f"IOR needs `{random_method}` at the same ipc")
-        hard, _, n_hard = _hard_twin(rows, t)
+        hard, _, n_hard = _hard_twin(pool, t)
         hlr = None if full is None or hard is None else full - hard
         ior = None if rand is None else float(t["acc"]) - rand
         notes = [n for n in (n_full, n_hard, n_rand) if n]
         ars_value = None
-        augs = set(rows.loc[(rows["suite"] == t["suite"]) & (rows["dataset"] == t["dataset"]), "augment"])
-        if len(augs) > 1 and "none" in augs and t["augment"] != "none":
-            ars_value, note = _augment_scores(rows, means, t, random_method, weight)
+        axis = augments[(t["suite"], t["dataset"])]
+        if len(axis) > 1 and "none" in axis and t["augment"] != "none":
+            ars_value, note = _ars(pool, plain_sets, t, random_method, weight)
             notes += [note] if note else []
-        out.append({**t.to_dict(), "full_acc": full, "random_acc": rand, "hard_acc": hard, "hlr": hlr, "ior": ior,
+        out.append({**{k: v for k, v in t.items() if not k.startswith("_")}, "full_acc": full, "random_acc": rand,
+                    "hard_acc": hard, "hlr": hlr, "ior": ior,
                     "lrs": None if hlr is None or ior is None else lrs(ior, hlr, weight), "ars": ars_value,
                     "missing": "; ".join(notes)})
-    cols = [*keys, "n", "acc", "full_acc", "random_acc", "hard_acc", *SCORES, "missing"]
+    cols = [*SCORE_KEYS, "n", "acc", "full_acc", "random_acc", "hard_acc", *SCORES, "missing"]
     return pd.DataFrame(out, columns=cols)
 
 
