@@ -184,7 +184,7 @@ def to_markdown(result: dict[str, Any]) -> str:
                           tablefmt="github", disable_numparse=True))
     for side, key in ((a, "only_a"), (b, "only_b")):
         cells = _cells(result[key])
-        lines += ["", f"Cells only {side} has ({len(cells)}): " + ("none" if not cells else "")]
+        lines += ["", f"Cells only {side} has ({len(cells)}):" + ("" if cells else " none")]
         lines += [f"- {c}" for c in cells]
     return "\n".join(lines) + "\n"
 

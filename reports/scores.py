@@ -164,7 +164,7 @@ def _set_key(row: Row) -> tuple[str, ...]:
 def relative_scores(df: pd.DataFrame, random_method: str = "random", full_method: str = "full",
                     weight: float = WEIGHT) -> pd.DataFrame:
     """One row per scored set and protocol (mean over repeats) of a ``reports.cells.cell_frame``: acc, the
-    reference accuracies, HLR, IOR, LRS and ARS (fractions; None where a reference is missing) and
+    reference accuracies, HLR, IOR, LRS and ARS (fractions; NaN where a reference is missing) and
     ``missing``, a note naming each missing reference."""
     rows = ok_rows(df).assign(acc=lambda d: d["test_acc"].astype(float) / 100.0)
     pool = make_pool(rows)
