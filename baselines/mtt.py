@@ -5,7 +5,7 @@ trained once and cached as safetensors under <cache>/experts/, named by a hash o
 iteration starts a student at a random expert epoch, takes ``syn_steps`` differentiable SGD steps
 on the synthetic images with a learned learning rate, and is pulled towards the expert's parameters
 ``expert_epochs`` later (distance normalised by how far the expert itself moved). The learned rate is
-saved in the artifact (``extras["lr"]``) and the evaluator uses it with ``lr_from_artifact = true``:
+saved in the artifact (``hints.lr``) and the evaluator uses it with ``lr_from_artifact = true``:
 the official code never saved it, a known reproducibility failure.
 """
 

@@ -8,7 +8,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from benchmarks.cli import COMMANDS, add_config_flags, command, common_flags, config_from_args, parse_pairs
+from benchmarks.commandline import COMMANDS, add_config_flags, command, common_flags, config_from_args, parse_pairs
 from benchmarks.errors import UserError
 from benchmarks.spec import EvalConfig
 
@@ -264,3 +264,18 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     if not 0 <= k < n:
         raise UserError(f"--shard {text}: K must be in 0..N-1")
     return k, n
+
+
+def _no_parser(sub: Any) -> None:
+    """``export``'s parser is added with ``import``'s (one module declares both)."""
+
+
+def _register_interop() -> None:
+    from benchmarks.commandline import Command
+    from benchmarks.interop import cli as interop_cli
+
+    COMMANDS.register("import", Command(interop_cli.add_parser, interop_cli.run))
+    COMMANDS.register("export", Command(_no_parser, interop_cli.run))
+
+
+_register_interop()

@@ -197,6 +197,35 @@ class LDSettings:
     label_schedule: str = "constant"  # or "cosine": the label lr decays to 0 over the iterations
 
 
+def base_source(data: RealData, base_dataset: str) -> RealData:
+    """Where the base images come from: the target itself, or another dataset loaded from the same data root."""
+    if base_dataset and base_dataset != data.name:
+        return load_dataset(base_dataset, data.info.get("data_root")).for_distillation()
+    return data
+
+
+def _meta_iteration(meta: MetaLearner, labels: Tensor, label_opt: torch.optim.Optimizer, label_sched: Any,
+                    tracker: ResetTracker, data: RealData, s: LDSettings, xb: Tensor, inner_batch: int,
+                    gen: torch.Generator, device: torch.device) -> float:
+    """One outer step: a target batch, the labels' meta-gradient, an Adam step projected onto the simplex,
+    then the online learner's own step (with the labels from before the update) and its reset check."""
+    t_idx = torch.randint(0, len(data.train_y), (s.outer_batch,), generator=gen)
+    xt = data.normalize(data.train_x[t_idx]).to(device)
+    yt = data.train_y[t_idx].to(device)
+    batches = [torch.randperm(len(xb), generator=gen)[:inner_batch].to(device) for _ in range(s.inner_steps)]
+    outer, label_grad = meta.label_gradient(labels, xb, batches, xt, yt)
+    before = labels.detach().clone()
+    labels.grad = label_grad
+    label_opt.step()
+    if label_sched is not None:
+        label_sched.step()
+    with torch.no_grad():
+        labels.copy_(project_simplex(labels))
+    if tracker.update(meta.learner_update(xb, batches[0], before, xt, yt)):
+        meta.reset()
+    return float(outer)
+
+
 def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.device, s: LDSettings,
                    make_meta: Callable[[Callable[[], nn.Module]], MetaLearner]) -> DistilledSet:
     """The shared driver: base examples, uniform initial labels, Adam + simplex projection, online
@@ -204,9 +233,9 @@ def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.devi
     iterations = budget.iterations or s.iterations
     if not budget.ipc:
         raise UserError("label distillation needs a budget of base examples per class (ipc)")
-    source = data
-    if s.base_dataset and s.base_dataset != data.name:  # cross-dataset: base images from another set
-        source = load_dataset(s.base_dataset, data.info.get("data_root")).for_distillation()
+    if s.label_schedule not in ("constant", "cosine"):
+        raise UserError(f"unknown label_schedule {s.label_schedule!r}; use 'constant' or 'cosine'")
+    source = base_source(data, s.base_dataset)
     base_idx = select_base(source, budget.ipc * data.num_classes, s.base, seed, device)
     base_images = to_target(source.train_x[base_idx], data)
     n = len(base_idx)
@@ -218,8 +247,6 @@ def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.devi
     meta = make_meta(lambda: build_model(s.learner, data.num_classes, data.channels, data.size)[0].to(device))
     labels = initial_labels(s, source.train_y[base_idx], data.num_classes, source is data).to(device).requires_grad_(True)
     label_opt = torch.optim.Adam([labels], lr=s.label_lr)
-    if s.label_schedule not in ("constant", "cosine"):
-        raise UserError(f"unknown label_schedule {s.label_schedule!r}; use 'constant' or 'cosine'")
     label_sched = torch.optim.lr_scheduler.CosineAnnealingLR(label_opt, iterations) if s.label_schedule == "cosine" else None
     tracker = ResetTracker(gap)
     vx, vy = val_subset(data, s.val_size)
@@ -240,41 +267,24 @@ def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.devi
     start = time.perf_counter()
     it = 0
     for it in (i + 1 for i in budget_loop(budget, iterations)):
-        t_idx = torch.randint(0, len(data.train_y), (s.outer_batch,), generator=gen)
-        xt = data.normalize(data.train_x[t_idx]).to(device)
-        yt = data.train_y[t_idx].to(device)
-        batches = [torch.randperm(n, generator=gen)[:inner_batch].to(device) for _ in range(s.inner_steps)]
-        outer, label_grad = meta.label_gradient(labels, xb, batches, xt, yt)
-        before = labels.detach().clone()
-        labels.grad = label_grad
-        label_opt.step()
-        if label_sched is not None:
-            label_sched.step()
-        with torch.no_grad():
-            labels.copy_(project_simplex(labels))
-        # the learner trains on the base set with the labels from before this update
-        if tracker.update(meta.learner_update(xb, batches[0], before, xt, yt)):
-            meta.reset()
-        history.append(float(outer))
+        history.append(_meta_iteration(meta, labels, label_opt, label_sched, tracker, data, s, xb, inner_batch,
+                                       gen, device))
         if it % s.select_every == 0 or it == iterations:
             select(it)
     if not checks or checks[-1][0] != it:  # a seconds budget ended the loop between selection points
         select(it)
     wall = time.perf_counter() - start
     val_acc, best_labels, best_steps, best_it = best
-    return DistilledSet(
-        images=base_images.clone(), labels=project_simplex(best_labels).cpu(), label_kind="soft",
-        num_classes=data.num_classes,
-        meta={
-            "base_dataset": source.name, "base_indices": base_idx.tolist(), "base_selection": s.base,
-            "base_true_labels": source.train_y[base_idx].tolist(), "inner_batch": inner_batch,
-            "best_iteration": best_it, "best_val_acc": round(val_acc, 4),
-            "reset_lengths": tracker.lengths, "outer_loss": [round(h, 5) for h in history[:: max(1, len(history) // 50)]],
-            "iterations_run": it, "selection": checks,
-            "cost": {"seconds_per_iteration": round(wall / max(1, it), 5), "selection_s": check_s},
-        },
-        hints=TrainingHints(steps=best_steps),
-    )
+    meta = {
+        "base_dataset": source.name, "base_indices": base_idx.tolist(), "base_selection": s.base,
+        "base_true_labels": source.train_y[base_idx].tolist(), "inner_batch": inner_batch,
+        "best_iteration": best_it, "best_val_acc": round(val_acc, 4),
+        "reset_lengths": tracker.lengths, "outer_loss": [round(h, 5) for h in history[:: max(1, len(history) // 50)]],
+        "iterations_run": it, "selection": checks,
+        "cost": {"seconds_per_iteration": round(wall / max(1, it), 5), "selection_s": check_s},
+    }
+    return DistilledSet(base_images.clone(), project_simplex(best_labels).cpu(), "soft", data.num_classes, meta=meta,
+                        hints=TrainingHints(steps=best_steps))
 
 
 LD_SMOKE = {"iterations": 6, "outer_batch": 64, "select_every": 3, "val_size": 100}  # seconds, for tests

@@ -11,7 +11,6 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.errors import UserError, suggest
-from reports.generate import write_report
 
 PREVIEW_CHARS = 100  # how much of a differing line a problem quotes
 
@@ -73,10 +72,10 @@ def compare_folders(suite: str, committed: Path, regenerated: Path) -> list[str]
 def regenerate(suite: str, reports_root: Path, out_dir: Path) -> None:
     """Write ``suite``'s report from its committed records into ``out_dir``, as ``ddbench report`` does."""
     from benchmarks.suite import load_suite, packaged_suites
+    from reports.generate import write_suite_report
 
     spec = load_suite(suite) if suite in packaged_suites() else None
-    cells = None if spec is None else [c.config for c in spec.cells()]
-    write_report(suite, Path(reports_root) / suite / "records", out_dir, cells, None if spec is None else spec.published)
+    write_suite_report(spec, suite, Path(reports_root) / suite / "records", out_dir)
 
 
 def check_reports(suites: list[str] | None, reports_root: Path) -> list[str]:

@@ -1,4 +1,5 @@
-"""The report commands, registered into ddbench's CLI through the ``ddbench.commands`` entry point."""
+"""The report commands (report, leaderboard, compare), registered into ddbench's CLI through the
+``ddbench.commands`` entry point, so the harness never imports reports/."""
 
 from __future__ import annotations
 
@@ -6,16 +7,21 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from benchmarks.cli import command
+from benchmarks.commandline import COMMANDS, Command, command
 from benchmarks.commands import suite_dirs
 from benchmarks.errors import UserError, suggest
+from reports import compare_cli, leaderboard_cli
+from reports.check import add_check_argument, run_check
+from reports.generate import write_suite_report
 
 
 def _add_report(sub: Any) -> None:
-    rep = sub.add_parser("report", help="write a suite's leaderboard, CSV and figures from its records")
-    rep.add_argument("suite", help="a packaged suite name or a suite TOML path")
+    rep = sub.add_parser("report", help="write a suite's leaderboard, CSV and figures from its records "
+                                        "(or, with --check, verify that committed reports regenerate)")
+    rep.add_argument("suite", nargs="*", help="a packaged suite name or a suite TOML path (with --check: any number)")
     rep.add_argument("--records-dir", default=None)
     rep.add_argument("--report-dir", default=None)
+    add_check_argument(rep)
 
 
 def suite_of(name_or_path: str) -> Any:
@@ -29,15 +35,23 @@ def suite_of(name_or_path: str) -> Any:
 
 @command("report", _add_report)
 def cmd_report(args: argparse.Namespace) -> None:
+    from benchmarks.paths import reports_dir
     from benchmarks.suite import packaged_suites
-    from reports.generate import write_report
 
-    suite = suite_of(args.suite)
-    name = suite.name if suite is not None else args.suite
+    names = [args.suite] if isinstance(args.suite, str) else list(args.suite)
+    if getattr(args, "check", False):
+        return run_check(names, reports_dir())
+    if len(names) != 1:
+        raise UserError("report takes one SUITE (or --check [SUITE ...])")
+    suite = suite_of(names[0])
+    name = suite.name if suite is not None else names[0]
     records, report = suite_dirs(name, args.records_dir, args.report_dir)
     if not records.is_dir():
         raise UserError(f"no records for suite {name!r} at {records}{suggest(name, packaged_suites())}: "
-                        f"run `ddbench run {args.suite}` first")
-    cells = None if suite is None else [c.config for c in suite.cells()]
-    for p in write_report(name, records, report, cells, None if suite is None else suite.published):
+                        f"run `ddbench run {names[0]}` first")
+    for p in write_suite_report(suite, name, records, report):
         print(f"wrote {p}")
+
+
+COMMANDS.register("leaderboard", Command(leaderboard_cli.add_parser, leaderboard_cli.run))
+COMMANDS.register("compare", Command(compare_cli.add_parser, compare_cli.run))

@@ -239,3 +239,9 @@ def write_report(suite: str, records_dir: Path, out_dir: Path, cells: list[dict[
     if grids:
         md.write_text(md.read_text() + "\n".join(["## Base images and their labels (committed artifacts)", "", *grids, ""]))
     return written
+
+
+def write_suite_report(suite: Any, name: str, records: Path, out: Path) -> list[Path]:
+    """A suite's report from its records: cells the suite no longer defines are left out, published rows shown."""
+    cells = None if suite is None else [c.config for c in suite.cells()]
+    return write_report(name, records, out, cells, None if suite is None else suite.published)

@@ -307,7 +307,6 @@ def available_suites(reports_root: Path) -> list[str]:
 
 def load_suite_data(name: str, reports_root: Path) -> SuiteData:
     """A suite's stored records, keeping only cells its suite file still defines (as ``ddbench report`` does)."""
-    from benchmarks.store import device_free_key
     from benchmarks.suite import load_suite, packaged_suites
 
     folder = Path(reports_root) / name
@@ -315,8 +314,8 @@ def load_suite_data(name: str, reports_root: Path) -> SuiteData:
     if name not in packaged_suites():
         return SuiteData(name, "", records, 0, [], suite_files(folder))
     spec = load_suite(name)
-    wanted = {device_free_key(c.config) for c in spec.cells()}
-    kept = [r for r in records if device_free_key(r["config"]) in wanted]
+    wanted = {c.key for c in spec.cells()}
+    kept = [r for r in records if r["key"] in wanted]
     return SuiteData(name, spec.description, kept, len(records) - len(kept), list(spec.published), suite_files(folder))
 
 
@@ -385,19 +384,3 @@ def select_suites(suites: list[str] | None, reports_root: Path) -> list[str]:
         if name not in known:
             raise UserError(f"no records for suite {name!r} under {reports_root}{suggest(name, known)}")
     return sorted(set(suites))
-
-
-def build_leaderboard(reports_root: Path, suites: list[str] | None, out_md: Path, out_site: Path) -> list[Path]:
-    """Write the cross-suite ``out_md`` and ``out_site/index.html`` from the stored records; returns both paths."""
-    from reports.site import render_site
-
-    root = Path(reports_root)
-    data = [load_suite_data(name, root) for name in select_suites(suites, root)]
-    rows = [row for s in data for row in suite_rows(s)]
-    out_md, out_site = Path(out_md), Path(out_site)
-    out_md.parent.mkdir(parents=True, exist_ok=True)
-    out_site.mkdir(parents=True, exist_ok=True)
-    out_md.write_text(markdown(data, rows, out_md.parent))
-    index = out_site / "index.html"
-    index.write_text(render_site(data, rows, out_site))
-    return [out_md, index]

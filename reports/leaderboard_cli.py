@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.paths import reports_dir
+from reports.leaderboard import load_suite_data, markdown, select_suites, suite_rows
+from reports.site import render_site
 
 
 def add_parser(subparsers: Any) -> None:
@@ -20,8 +22,20 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> None:
     """Build the leaderboard and print the files written."""
-    from reports.leaderboard import build_leaderboard
-
     root = Path(args.reports_dir) if args.reports_dir else reports_dir()
     for path in build_leaderboard(root, list(args.suites) or None, root / "LEADERBOARD.md", root / "site"):
         print(f"wrote {path}")
+
+
+def build_leaderboard(reports_root: Path, suites: list[str] | None, out_md: Path, out_site: Path) -> list[Path]:
+    """Write the cross-suite ``out_md`` and ``out_site/index.html`` from the stored records; returns both paths."""
+    root = Path(reports_root)
+    data = [load_suite_data(name, root) for name in select_suites(suites, root)]
+    rows = [row for s in data for row in suite_rows(s)]
+    out_md, out_site = Path(out_md), Path(out_site)
+    out_md.parent.mkdir(parents=True, exist_ok=True)
+    out_site.mkdir(parents=True, exist_ok=True)
+    out_md.write_text(markdown(data, rows, out_md.parent))
+    index = out_site / "index.html"
+    index.write_text(render_site(data, rows, out_site))
+    return [out_md, index]

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from benchmarks.store import cell_key
+from benchmarks.spec import RECORD_SCHEMA, cell_key
 
 
 def fake_record(suite: str, method: str, acc: float | None, *, dataset: str = "digits", ipc: int | None = 1,
@@ -21,10 +21,11 @@ def fake_record(suite: str, method: str, acc: float | None, *, dataset: str = "d
     if robustness is not None:
         metrics["robustness"] = {"summary": robustness}
     return {
-        "key": cell_key(config), "schema": 1, "suite": suite, "suite_hash": "0" * 16, "config": config,
+        "key": cell_key(config), "schema": RECORD_SCHEMA, "suite": suite, "suite_hash": "0" * 16, "config": config,
         "status": "ok" if ok else "error", "error": None if ok else "RuntimeError: boom",
         "metrics": metrics,
         "cost": {"wall_s": wall_s, "distill_wall_s": distill_s, "label_bytes": label_bytes} if ok else {},
+        "execution": {"precision": "fp32"} if ok else {},
         "artifact": {"hash": f"{method}-{ipc}-{seed}", "label_kind": label_kind, "n_images": 10} if ok else None,
         "provenance": {"commit": "abcdef0123456789", "torch": "2.14.1", "timm": "1.0.31", "kornia": "0.9.0",
                        "python": "3.11.7", "device": "cpu (test)"},

@@ -6,6 +6,8 @@ import hashlib
 import json
 from typing import Any
 
+from benchmarks.spec import RECORD_SCHEMA
+
 LOSS_PARAMS: dict[str, dict[str, Any]] = {"ce": {"label_smoothing": 0.0}, "soft_ce": {}, "gift": {"alpha": 0.1, "w": 0.1},
                                           "kl": {"T": 1.0, "t2": False}}
 
@@ -29,7 +31,8 @@ def record(method: str, acc: float, *, suite: str = "synth", dataset: str = "dig
     chosen = lr if chosen_lr is None else chosen_lr
     metrics = {"test_acc": acc, "val_acc": acc, "lr": chosen, "steps": max(1, steps + steps_offset),
                "lr_val_acc": lr_val_acc or {str(chosen): acc}} if status == "ok" else {}
-    return {"key": key, "schema": 1, "suite": suite, "suite_hash": "0" * 16, "config": config, "status": status,
+    return {"key": key, "schema": RECORD_SCHEMA, "suite": suite, "suite_hash": "0" * 16, "config": config, "status": status,
             "error": None if status == "ok" else "RuntimeError: boom", "metrics": metrics, "cost": {},
+            "execution": {"precision": "fp32"} if status == "ok" else {},
             "artifact": {"hash": key[:16], "label_kind": label_kind, "n_images": 10}, "adaptation": "none",
             "provenance": {}}

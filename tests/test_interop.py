@@ -16,7 +16,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from benchmarks.artifact import DistilledSet, load_artifact
+from benchmarks.artifact import DistilledSet, TrainingHints, load_artifact
 from benchmarks.data import RealData
 from benchmarks.errors import UserError
 from benchmarks.interop import FORMATS, MANIFEST, export_set, import_set
@@ -39,9 +39,9 @@ def quantised_set(data: RealData, kind: str = "hard", lr: float | None = None) -
         logits = torch.randn(len(ids), data.num_classes, generator=gen)
         logits[torch.arange(len(ids)), ids] += 4.0  # the most probable class stays the true one
         labels = torch.softmax(logits, 1)
-    extras = {} if lr is None else {"lr": torch.tensor([lr])}
+    hints = TrainingHints() if lr is None else TrainingHints(lr=float(torch.tensor(lr, dtype=torch.float32)))
     return DistilledSet(images, labels, kind, data.num_classes, meta={"dataset": data.name, "method": "random"},
-                        extras=extras)
+                        hints=hints)
 
 
 def import_path(fmt: str, files: list[Path], out: Path) -> Path:
@@ -62,9 +62,9 @@ def test_round_trip_hard_labels(fmt, digits, tmp_path):
         torch.testing.assert_close(back.images, ds.images, atol=1e-6, rtol=0)
     assert back.label_kind == "hard" and torch.equal(back.labels, ds.labels)
     if fmt in KEEPS_LR:
-        assert torch.equal(back.extras["lr"], ds.extras["lr"])
+        assert back.hints.lr == ds.hints.lr
     else:
-        assert "lr" not in back.extras
+        assert back.hints.lr is None
         assert "not written" in " ".join(json.loads((out / MANIFEST).read_text())["notes"])
     assert back.meta["method"] == f"import:{fmt}" and back.meta["dataset"] == "digits" and back.meta["ipc"] == IPC
     # The imported set is an ordinary artifact: it saves and loads with its hash checked.
@@ -313,7 +313,7 @@ def test_cli_export_then_import(digits, tmp_path, capsys):
     saved = capsys.readouterr().out.split()[0]
     back = load_artifact(saved)
     assert torch.equal(back.labels, load_artifact(artifact).labels)
-    assert back.extras["lr"].item() == pytest.approx(0.05)
+    assert back.hints.lr == pytest.approx(0.05)
     lr_info = back.meta["imported"]["lr"]
     assert lr_info["source"] == "option" and lr_info["stored_value_ignored"] == pytest.approx(0.02)
     with pytest.raises(UserError, match="does not use option 'soft_labels'"):

@@ -12,8 +12,9 @@ import pytest
 from site_records import fake_record, write_records
 
 from benchmarks.errors import UserError
-from reports.leaderboard import build_leaderboard, label_regime, load_suite_data, suite_rows, t_interval
-from reports.leaderboard_cli import add_parser, run
+from benchmarks.spec import cell_key
+from reports.leaderboard import label_regime, load_suite_data, suite_rows, t_interval
+from reports.leaderboard_cli import add_parser, build_leaderboard, run
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -106,8 +107,8 @@ def test_stale_records_are_left_out(tmp_path):
     shutil.copytree(src, dst)
     old = json.loads(next(iter(sorted(dst.glob("*.json")))).read_text())
     old["config"]["eval"]["steps"] = 7  # a cell the suite does not define
-    old["key"] = "stale0000000000000000"
-    (dst / "stale0000000000000000.json").write_text(json.dumps(old))
+    old["key"] = cell_key(old["config"])  # a valid record of a cell the suite does not define
+    (dst / f"{old['key']}.json").write_text(json.dumps(old))
     data = load_suite_data("ld-cross-mnist", tmp_path)
     assert data.stale == 1 and len(data.records) == len(list(src.glob("*.json")))
     assert sum(r.n for r in suite_rows(data)) == len(data.records)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from site_records import fake_record, write_records
 
-from reports.leaderboard import build_leaderboard
+from reports.leaderboard_cli import build_leaderboard
 
 pytestmark = pytest.mark.browser
 

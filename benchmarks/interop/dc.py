@@ -62,8 +62,8 @@ def write_dc(ds: DistilledSet, out_dir: Path, data: RealData, opts: Options) -> 
     ipc = ds.meta.get("ipc") or len(ds.images) // data.num_classes
     name = f"res_{slug(str(ds.meta.get('method', 'ddbench')))}_{slug(data.name)}_ddbench_{ipc}ipc.pt"
     path = save_torch({"data": [[images, class_ids(ds)]], "accs_all_exps": {}}, out_dir / name)
-    notes = ["the learned learning rate (extras['lr']) has no place in this format and was not written"] \
-        if "lr" in ds.extras else []
+    notes = ["the learned learning rate (hints.lr) has no place in this format and was not written"] \
+        if ds.hints.lr is not None else []
     return Written([path], {"pixels": pixels_info, "labels": "class ids [N], int64", "notes": notes})
 
 

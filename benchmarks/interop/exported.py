@@ -35,8 +35,7 @@ def labels_for_torch_formats(ds: DistilledSet) -> tuple[Tensor, str]:
 
 def lr_value(ds: DistilledSet) -> Tensor | None:
     """The artifact's learned learning rate as a 0-d float32 tensor (DATM's ``lr_best.pt``), if it has one."""
-    lr = ds.extras.get("lr")
-    return None if lr is None else lr.detach().float().reshape(-1)[0].clone()
+    return None if ds.hints.lr is None else torch.tensor(ds.hints.lr, dtype=torch.float32)
 
 
 def save_torch(obj: Any, path: Path) -> Path:

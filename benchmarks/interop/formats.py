@@ -24,7 +24,7 @@ SOFT_KINDS = ("auto", "probs", "logits")
 class Options:
     """Everything a reader or writer may be told; each format accepts a subset (``Format.*_options``)."""
 
-    lr: float | None = None  # the learned step size, stored as extras["lr"] (MTT never saves it)
+    lr: float | None = None  # the learned step size, stored as hints.lr (MTT never saves it)
     soft_labels: Path | None = None  # [N, K] probabilities or logits for an ImageFolder tree
     zca: Path | None = None  # the whitening the tensors went through (mean + matrix), see interop.zca
     resize: bool = False  # ImageFolder: resize images of another size to the dataset's

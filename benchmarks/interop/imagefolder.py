@@ -142,8 +142,8 @@ def write_imagefolder(ds: DistilledSet, out_dir: Path, data: RealData, opts: Opt
         files.append(save_torch(ds.labels[order].float().contiguous(), out_dir / SOFT_LABELS_FILE))
         info["labels"] = (f"folders by most probable class; {SOFT_LABELS_FILE} holds the probabilities [N, K] in "
                           "the tree's (sorted) order")
-    if "lr" in ds.extras:
-        info["notes"] = ["the learned learning rate (extras['lr']) has no place in this format and was not written"]
+    if ds.hints.lr is not None:
+        info["notes"] = ["the learned learning rate (hints.lr) has no place in this format and was not written"]
     return Written(files, info)
 
 

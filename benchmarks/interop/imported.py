@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from benchmarks.artifact import DistilledSet
+from benchmarks.artifact import DistilledSet, TrainingHints
 from benchmarks.data import RealData
 from benchmarks.errors import UserError
 from benchmarks.interop.checks import ipc_of
@@ -52,7 +52,7 @@ def optional_lr(path: Path, files: list[Path]) -> float | None:
 
 
 def choose_lr(given: float | None, stored: float | None, stored_in: str | None) -> tuple[Tensor | None, dict[str, Any]]:
-    """The lr option wins over a stored one; returns extras["lr"] as baselines/mtt.py stores it, and its origin."""
+    """The lr option wins over a stored one; returns it (the artifact's ``hints.lr``) as a tensor, and its origin."""
     if given is not None:
         info: dict[str, Any] = {"value": given, "source": "option"}
         if stored is not None:
@@ -85,5 +85,5 @@ def build_set(fmt: str, data: RealData, parts: Parts, lr: tuple[Tensor | None, d
         "imported": imported,
         "provenance": {"imported_from": [str(p.resolve()) for p in [*parts.roots, *parts.files]]},
     }
-    extras = {"lr": lr_tensor} if lr_tensor is not None else {}
-    return DistilledSet(parts.images, parts.labels, parts.label_kind, data.num_classes, meta=meta, extras=extras)
+    hints = TrainingHints(lr=float(lr_tensor.reshape(-1)[0])) if lr_tensor is not None else TrainingHints()
+    return DistilledSet(parts.images, parts.labels, parts.label_kind, data.num_classes, meta=meta, hints=hints)
