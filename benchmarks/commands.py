@@ -31,8 +31,8 @@ def _lists() -> dict[str, Any]:
         return [[n, len(load_suite(n).cells()), load_suite(n).description] for n in sorted(packaged_suites())]
 
     return {
-        "datasets": (["dataset", "val size", "description"],
-                     lambda: [[n, i.val_size, i.description] for n, i in DATASETS.items()], None),
+        "datasets": (["dataset", "val split", "description"],
+                     lambda: [[n, i.val_split, i.description] for n, i in DATASETS.items()], None),
         "methods": (["method", "labels", "description"],
                     lambda: [[n, e.label_kind, e.description] for n, e in METHODS.items()],
                     (["parameters", "defined in"],

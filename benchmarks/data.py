@@ -72,7 +72,7 @@ class DatasetInfo:
     """How to load one dataset: a loader returning official (train, test) arrays, and split sizes."""
 
     loader: Callable[[Path, bool], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]]
-    val_size: int
+    val_split: int  # images of the official train split held out as the validation split
     description: str
     how_to_get: str
     resize: int | None = None
@@ -256,7 +256,7 @@ def load_dataset(name: str, root: str | None = None, download: bool = False) -> 
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(len(ytr))
-    tr_idx, va_idx = train_test_split(idx, test_size=info.val_size, stratify=ytr, random_state=SPLIT_SEED)
+    tr_idx, va_idx = train_test_split(idx, test_size=info.val_split, stratify=ytr, random_state=SPLIT_SEED)
     tr_idx.sort()
     va_idx.sort()
     x_all = _resize(_to_tensor(xtr), info.resize)

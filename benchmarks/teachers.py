@@ -32,6 +32,8 @@ from benchmarks.paths import cache_dir
 from benchmarks.seeding import generator, seed_global
 from benchmarks.spec import stable_hash
 
+TEACHER_VAL_SUBSET = 2000  # validation images a teacher is scored on after each epoch
+
 
 @dataclass(frozen=True)
 class TeacherConfig:
@@ -100,7 +102,7 @@ def _train(cfg: TeacherConfig, data: RealData, device: torch.device) -> tuple[nn
     opt = build_optimizer(model, cfg.optimizer, cfg.lr, cfg.weight_decay)
     sched = build_schedule(opt, "cosine", cfg.epochs * steps_per_epoch)
     gen = generator(cfg.seed)
-    vx, vy = val_subset(data, 2000)
+    vx, vy = val_subset(data, TEACHER_VAL_SUBSET)
     history, step, start = [], 0, time.perf_counter()
     for _ in range(cfg.epochs):
         for idx in torch.randperm(len(data.train_y), generator=gen).split(cfg.batch_size):

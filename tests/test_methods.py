@@ -47,3 +47,19 @@ def test_unknown_method_parameter_is_a_user_error(digits, cpu):
 def test_ipc_above_class_size_fails_clearly(digits, cpu):
     with pytest.raises(ValueError, match="fewer than ipc"):
         run_method("random", digits, Budget(1000), 0, cpu)
+
+
+@pytest.mark.parametrize("name", ["herding", "kcenter"])
+def test_coresets_do_not_depend_on_the_machines_precision_policy(name, digits, cpu, monkeypatch):
+    """The embedder's recipe is pinned, so a machine whose "auto" means bf16 and one where it means fp32 pick the
+    same images (the distill key holds no precision, so it must not matter)."""
+    import benchmarks.spec as spec
+    from benchmarks import policy
+
+    hashes = []
+    for fast_bf16 in (True, False):
+        monkeypatch.setattr(spec, "bf16_supported", lambda device, v=fast_bf16: v)
+        monkeypatch.setitem(policy.BF16_BY_DEFAULT, "cpu", fast_bf16)
+        monkeypatch.setitem(policy.COMPILE_BY_DEFAULT, "cpu", fast_bf16)
+        hashes.append(run_method(name, digits, Budget(2), 0, cpu, {"feature_model": "convnet3", "feature_steps": 5}).content_hash())
+    assert hashes[0] == hashes[1]
