@@ -120,7 +120,9 @@ def _add_evaluate(sub: Any) -> None:
     e.add_argument("artifact", help="path of an artifact's .json or .safetensors")
     e.add_argument("--dataset", default=None, help="default: the artifact's dataset")
     e.add_argument("--loss-param", action="append", metavar="KEY=VALUE", help="loss parameter (repeatable)")
-    add_config_flags(e, EvalConfig)
+    add_config_flags(e, EvalConfig, skip=("robustness",))
+    e.add_argument("--robustness", action="store_const", const={}, default=None,
+                   help="also measure the dataset family's robustness panel (corruptions, FGSM, PGD)")
     common_flags(e)
     e.set_defaults(interrupt_hint="nothing was stored")
 

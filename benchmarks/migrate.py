@@ -16,7 +16,7 @@ from benchmarks.artifact import write_json_atomic
 from benchmarks.errors import UserError
 from benchmarks.spec import RECORD_SCHEMA, cell_key, stable_hash, validate_record
 
-V1_EVAL_DEFAULTS = {"steps_offset": 0, "order_seed": None, "lr_from_artifact": False}
+V1_EVAL_DEFAULTS = {"steps_offset": 0, "order_seed": None, "lr_from_artifact": False, "robustness": None}
 
 
 def _precision_free(config: dict[str, Any]) -> str:

@@ -62,6 +62,8 @@ class EvalConfig:
     steps_offset: int = _opt(0, "added to the step count (robustness to the training length)")
     order_seed: int | None = _opt(None, "seeds the example order apart from the initialisation (default: seed)")
     lr_from_artifact: bool = _opt(False, "train with the learning rate the artifact suggests (its hints), if any")
+    robustness: dict[str, Any] | None = _opt(None, "robustness panel settings (a suite's [robustness] table, {} for "
+                                                   "the dataset family's defaults); None: not measured")
 
     def resolved(self) -> dict[str, Any]:
         """The config with defaults filled in (lr, loss params): what a cell key hashes."""

@@ -31,7 +31,8 @@ else:  # pragma: no cover
 GRID_KEYS = ("datasets", "methods", "ipc", "models", "optimizers", "losses", "augment", "seeds", "eval_seeds",
              "iterations", "seconds")
 GRID_EVAL_AXES = ("model", "optimizer", "loss", "augment", "seed")  # EvalConfig fields the [grid] varies
-EVAL_KEYS = tuple(f for f in EVAL_FIELDS if f not in GRID_EVAL_AXES)  # [eval]: the rest ("lr" per optimizer)
+OWN_TABLES = ("robustness",)  # EvalConfig fields with a top-level table of their own
+EVAL_KEYS = tuple(f for f in EVAL_FIELDS if f not in GRID_EVAL_AXES + OWN_TABLES)  # [eval]: the rest
 
 
 TOP_KEYS = ("name", "description", "grid", "eval", "methods", "iterations", "sweep", "method_losses", "published")
