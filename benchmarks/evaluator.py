@@ -17,7 +17,7 @@ from torch import nn
 
 from benchmarks import progress
 from benchmarks.artifact import DistilledSet
-from benchmarks.cost import count_flops, matmul_peak_flops, peak_memory_bytes, reset_peak_memory, timed
+from benchmarks.cost import count_flops, matmul_peak_flops, mfu_fields, peak_memory_bytes, reset_peak_memory, timed
 from benchmarks.data import RealData
 from benchmarks.metrics import accuracy, val_subset
 from benchmarks.spec import EvalConfig, resolve_stacking
@@ -116,8 +116,7 @@ def _result(c: EvalConfig, ds: DistilledSet, chosen: TrainResult, val_acc: float
             "train_flops": int(train_flops),
             "images_per_s": round(n_train / train_s, 1) if train_s > 0 else None,
             "achieved_flops_per_s": round(achieved, 1),
-            "mfu": round(achieved / peak, 4) if peak > 0 else None,
-            "matmul_peak_flops_per_s": round(peak, 1),
+            **mfu_fields(achieved, peak),
             "peak_mem_bytes": peak_memory_bytes(device),
         },
         "execution": {"precision": c.precision, "compiled": chosen.compiled, "stacked_models": chosen.stacked},
