@@ -16,6 +16,7 @@ from importlib.metadata import entry_points
 import benchmarks
 from benchmarks.commandline import COMMANDS, Parser
 from benchmarks.errors import UserError
+from benchmarks.progress import set_quiet
 
 COMMAND_GROUP = "ddbench.commands"
 
@@ -56,6 +57,7 @@ def _unexpected(e: BaseException, debug: bool) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    set_quiet(bool(getattr(args, "quiet", False) or getattr(args, "no_progress", False)))
     try:
         COMMANDS.get(args.cmd).run(args)
     except UserError as e:

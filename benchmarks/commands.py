@@ -160,7 +160,7 @@ def _add_run(sub: Any) -> None:
     r.add_argument("--cached-only", action="store_true",
                    help="evaluate only cells whose artifact is already cached (leave distillation to another run)")
     r.add_argument("--no-report", action="store_true")
-    r.add_argument("--no-progress", action="store_true")
+    r.add_argument("--no-progress", action="store_true", help="the same as --quiet")
     common_flags(r)
     r.set_defaults(interrupt_hint="stored records are kept; run the same command again to resume")
 
@@ -185,7 +185,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     suite = load_suite(args.suite)
     records, report = suite_dirs(suite.name, args.records_dir, args.report_dir)
     counts = run_suite(suite, records, device, args.data_root, limit=args.limit, retry_errors=args.retry_errors,
-                       progress=not args.no_progress, shard=shard, cached_only=args.cached_only)
+                       progress=not (args.no_progress or args.quiet), shard=shard, cached_only=args.cached_only)
     left = f", {counts['not_selected']} left for another run" if counts["not_selected"] else ""
     print(f"{suite.name}: {counts['cells']} cells, {counts['stored']} already stored, "
           f"{counts['ok']} ran ok, {counts['error']} failed{left}; records in {records}")

@@ -15,8 +15,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from benchmarks import progress
 from benchmarks.artifact import DistilledSet
-from benchmarks.cost import count_flops, matmul_peak_flops, peak_memory_bytes, reset_peak_memory, timed
+from benchmarks.cost import count_flops, matmul_peak_flops, mfu_fields, peak_memory_bytes, reset_peak_memory, timed
 from benchmarks.data import RealData
 from benchmarks.metrics import accuracy, val_subset
 from benchmarks.spec import EvalConfig, resolve_stacking
@@ -62,13 +63,16 @@ def evaluate_seeds(dss: list[DistilledSet], data: RealData, cfgs: list[EvalConfi
     tried: list[dict[str, float]] = [{} for _ in range(k)]
     train_s = [0.0] * k
     with timed(device) as total:
-        for lr in grid:
+        candidates = progress.bar(grid, desc="lr grid", unit="lr") if len(grid) > 1 else grid
+        for lr in candidates:
             for j, res in enumerate(train_group(dss, data, cfgs, lr, device, stacked=stack)):
                 train_s[j] += res.train_s
                 val = accuracy(res.model, data, vx, vy, device, cfgs[j].precision, res.eval_batch, res.predict)
                 tried[j][f"{lr:.6g}"] = round(val, 4)
                 if best[j] is None or val > best[j][0]:  # type: ignore[index]
                     best[j] = (val, res)
+            if len(grid) > 1:
+                candidates.set_postfix_str(f"best val {max(b[0] for b in best if b is not None):.1f}%")
         tests = []
         for j, c in enumerate(cfgs):
             with timed(device) as test_t:
@@ -112,8 +116,7 @@ def _result(c: EvalConfig, ds: DistilledSet, chosen: TrainResult, val_acc: float
             "train_flops": int(train_flops),
             "images_per_s": round(n_train / train_s, 1) if train_s > 0 else None,
             "achieved_flops_per_s": round(achieved, 1),
-            "mfu": round(achieved / peak, 4) if peak > 0 else None,
-            "matmul_peak_flops_per_s": round(peak, 1),
+            **mfu_fields(achieved, peak),
             "peak_mem_bytes": peak_memory_bytes(device),
         },
         "execution": {"precision": c.precision, "compiled": chosen.compiled, "stacked_models": chosen.stacked},

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from benchmarks import progress
 from benchmarks.artifact import DistilledSet
 from benchmarks.cost import peak_memory_bytes, provenance, reset_peak_memory, timed
 from benchmarks.data import RealData
@@ -40,10 +41,12 @@ def budget_loop(budget: Budget, iterations: int) -> Iterator[int]:
     """Indices 0..iterations-1 of a distillation loop, ending early once ``budget.seconds`` have passed
     (at least one iteration always runs, so every artifact has moved from its start)."""
     deadline = None if budget.seconds is None else time.perf_counter() + budget.seconds
-    for i in range(iterations):
-        if i and deadline is not None and time.perf_counter() >= deadline:
-            return
-        yield i
+    with progress.bar(total=iterations, desc="iterations", unit="it") as bar:
+        for i in range(iterations):
+            if i and deadline is not None and time.perf_counter() >= deadline:
+                return
+            yield i
+            bar.update(1)
 
 
 DistillFn = Callable[..., DistilledSet]
@@ -101,7 +104,7 @@ def run_method(name: str, data: RealData, budget: Budget, seed: int, device: tor
         raise UserError(f"a seconds budget must be positive (got {budget.seconds}); leave it out for no cap")
     seed_global(seed)
     reset_peak_memory(device)
-    with timed(device) as t:
+    with timed(device) as t, progress.stage(f"distill {name}" + (f" ipc={budget.ipc}" if entry.uses_ipc else "")):
         ds = entry.fn(data.for_distillation(), budget, seed, device, **resolved)
     ds.meta.update({
         "method": name,

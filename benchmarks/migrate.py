@@ -4,6 +4,8 @@ Schema 1 -> 2: configs carry every field (schema 1 left ``seconds``, ``steps_off
 ``lr_from_artifact`` out at their defaults); the key hashes the *requested* precision (schema 1 stored the
 machine's resolved one, e.g. "bf16" for a suite's "auto"), which moves to ``execution`` with ``compiled``
 and ``stacked_models`` (schema 1 kept those two in ``cost``); keys are re-derived (16 hex digits).
+
+Corrections (``CORRECTIONS``) fix data of the current schema in place: ``correct_mfu`` bounds mfu by 1.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.artifact import write_json_atomic
+from benchmarks.cost import mfu_fields
 from benchmarks.errors import UserError
 from benchmarks.spec import RECORD_SCHEMA, cell_key, stable_hash, validate_record
 
@@ -44,24 +47,43 @@ def upgrade_v1(record: dict[str, Any], requested: dict[str, tuple[str, str]]) ->
 UPGRADES = {1: upgrade_v1}
 
 
+def correct_mfu(record: dict[str, Any]) -> dict[str, Any]:
+    """``mfu`` recomputed from ``achieved_flops_per_s`` against max(recorded peak, achieved), so never above 1
+    (the peak was measured under whatever load the machine had); the recorded peak is kept beside it."""
+    cost = record.get("cost") or {}
+    achieved, peak = cost.get("achieved_flops_per_s"), cost.get("matmul_peak_flops_per_s")
+    if achieved is None or not peak:
+        return record
+    fixed = {**cost, **mfu_fields(float(achieved), float(peak))}
+    return record if fixed == cost else {**record, "cost": fixed}
+
+
+CORRECTIONS = (correct_mfu,)  # fixes of current-schema data, applied to every record; each is idempotent
+
+
 def migrate_dir(records_dir: Path, suite: Any | None) -> dict[str, int]:
-    """Upgrade every older record in ``records_dir``; returns counts of migrated / current / unmatched records."""
+    """Upgrade every older record in ``records_dir`` and apply ``CORRECTIONS``; returns counts of migrated,
+    corrected, current (untouched) and unmatched records."""
     import json
 
     requested = {}
     if suite is not None:
         requested = {_precision_free(c.config): (c.eval.precision, suite.hash) for c in suite.cells()}
-    counts = {"migrated": 0, "current": 0, "unmatched": 0}
+    counts = {"migrated": 0, "corrected": 0, "current": 0, "unmatched": 0}
     for path in sorted(records_dir.glob("*.json")):
         record = json.loads(path.read_text())
-        if record.get("schema") == RECORD_SCHEMA:
+        new = record
+        if record.get("schema") != RECORD_SCHEMA:
+            upgrade = UPGRADES.get(record.get("schema"))
+            if upgrade is None:
+                raise UserError(f"{path}: no migration from schema {record.get('schema')!r}")
+            new = upgrade(record, requested)
+            counts["unmatched"] += _precision_free(new["config"]) not in requested
+        for correct in CORRECTIONS:
+            new = correct(new)
+        if new == record:
             counts["current"] += 1
             continue
-        upgrade = UPGRADES.get(record.get("schema"))
-        if upgrade is None:
-            raise UserError(f"{path}: no migration from schema {record.get('schema')!r}")
-        new = upgrade(record, requested)
-        counts["unmatched"] += _precision_free(new["config"]) not in requested
         problems = validate_record(new)
         if problems:
             raise UserError(f"{path}: the migrated record is invalid ({problems[0]}); nothing was changed for it")
@@ -69,7 +91,7 @@ def migrate_dir(records_dir: Path, suite: Any | None) -> dict[str, int]:
         write_json_atomic(target, new)
         if target != path:
             os.remove(path)
-        counts["migrated"] += 1
+        counts["migrated" if record.get("schema") != RECORD_SCHEMA else "corrected"] += 1
     return counts
 
 
@@ -87,6 +109,6 @@ def migrate_suites(names: list[str]) -> list[str]:
             raise UserError(f"no records folder {folder}")
         suite = load_suite(name) if name in packaged_suites() else None
         c = migrate_dir(folder, suite)
-        lines.append(f"{name}: {c['migrated']} migrated, {c['current']} already current"
+        lines.append(f"{name}: {c['migrated']} migrated, {c['corrected']} corrected, {c['current']} already current"
                      + (f", {c['unmatched']} match no cell of the current suite (kept as recorded)" if c["unmatched"] else ""))
     return lines

@@ -18,7 +18,6 @@ from typing import Any
 
 import safetensors
 import torch
-from tqdm.auto import tqdm
 
 from benchmarks.artifact import DistilledSet, load_artifact
 from benchmarks.cost import provenance
@@ -27,6 +26,7 @@ from benchmarks.errors import UserError
 from benchmarks.evaluator import evaluate_seeds
 from benchmarks.methods import Budget, run_method
 from benchmarks.paths import cache_dir
+from benchmarks.progress import bar, stage, write
 from benchmarks.spec import RECORD_SCHEMA, Cell
 from benchmarks.store import Store
 from benchmarks.suite import Suite
@@ -54,7 +54,7 @@ def get_artifact(cell: Cell, device: torch.device, data_root: str | None, cache:
         try:
             return load_artifact(stored[0])
         except UserError as e:
-            tqdm.write(f"ddbench: warning: cached artifact {stored[0]} is unusable ({e}); distilling it again")
+            write(f"ddbench: warning: cached artifact {stored[0]} is unusable ({e}); distilling it again")
             for p in folder.iterdir():
                 p.unlink()
     data = load_dataset(cell.dataset, data_root)
@@ -198,12 +198,12 @@ def run_suite(suite: Suite, records_dir: Path, device: torch.device, data_root: 
     p = plan(suite, store, retry_errors, limit, shard, cached_only)
     counts = {"cells": len(p.cells), "stored": p.stored, "not_selected": p.not_selected, "ok": 0, "error": 0}
     artifacts: OrderedDict[str, tuple[DistilledSet | None, BaseException | None]] = OrderedDict()
-    bar = tqdm(total=p.todo, desc=suite.name, unit="cell", disable=not progress or not p.todo)
+    cells_bar = bar(total=p.todo, desc=suite.name, unit="cell", outer=True, disable=not progress or not p.todo)
     for group in p.groups:
         dss, errs = [], []
         for cell in group:
             if cell.distill_key not in artifacts:
-                bar.set_postfix_str(f"distilling {cell.method} ipc={cell.ipc} seed={cell.distill_seed}")
+                cells_bar.set_postfix_str(f"distilling {cell.method} ipc={cell.ipc} seed={cell.distill_seed}")
                 try:
                     artifacts[cell.distill_key] = (get_artifact(cell, device, data_root), None)
                 except Exception as e:  # a failed distillation fails its cells, not the suite
@@ -213,16 +213,17 @@ def run_suite(suite: Suite, records_dir: Path, device: torch.device, data_root: 
             ds, err = artifacts[cell.distill_key]
             dss.append(ds)
             errs.append(None if err is None else DistillationFailed(err))
-        bar.set_postfix_str(f"training {group[0].method}/{group[0].eval.model}/{group[0].eval.optimizer}")
-        for cell, ds, (result, error) in zip(group, dss, evaluate_group(group, dss, errs, data_root, device),
-                                             strict=True):
+        cells_bar.set_postfix_str(f"training {group[0].method}/{group[0].eval.model}/{group[0].eval.optimizer}")
+        with stage(f"evaluate {group[0].method} ipc={group[0].ipc}"):
+            outcomes = evaluate_group(group, dss, errs, data_root, device)
+        for cell, ds, (result, error) in zip(group, dss, outcomes, strict=True):
             record = make_record(cell, suite, device, ds, result, error)
             store.put(record)
             counts[record["status"]] += 1
             if on_record:
                 on_record(record)
-            bar.set_postfix_str(f"{cell.method}/{cell.eval.model}/{cell.eval.optimizer}: "
-                                + (f"{result['metrics']['test_acc']:.1f}%" if result else "error"))
-            bar.update(1)
-    bar.close()
+            cells_bar.set_postfix_str(f"{cell.method}/{cell.eval.model}/{cell.eval.optimizer}: "
+                                      + (f"{result['metrics']['test_acc']:.1f}%" if result else "error"))
+            cells_bar.update(1)
+    cells_bar.close()
     return counts

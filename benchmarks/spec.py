@@ -163,8 +163,10 @@ RECORD_FIELDS: dict[str, str] = {
     "error_kind": "for errors: 'cell' (the configuration fails: kept) or 'environment' (retried by the next run)",
     "metrics": "test_acc and val_acc (%), final_loss, diverged, lr (chosen), lr_val_acc (val acc per tried lr), "
                "steps (trained), and robustness (when the suite asks for it)",
-    "cost": "wall_s, train_s, test_s (s), flops, train_flops, images_per_s, achieved_flops_per_s, mfu, "
-            "matmul_peak_flops_per_s, peak_mem_bytes; distill_wall_s, label_bytes, label_storage_bytes, "
+    "cost": "wall_s, train_s, test_s (s), flops, train_flops, images_per_s, achieved_flops_per_s, mfu (<= 1), "
+            "matmul_peak_flops_per_s (the measured or pinned peak), mfu_peak_flops_per_s (mfu's denominator: "
+            "max(peak, achieved)), mfu_peak_raised (achieved > peak), peak_mem_bytes; distill_wall_s, label_bytes, "
+            "label_storage_bytes, "
             "teacher_flops_per_step",
     "execution": "what the machine made of the auto choices: precision, compiled, stacked_models",
     "artifact": "the evaluated artifact: hash (content), label_kind, n_images (null when distillation failed)",

@@ -29,6 +29,7 @@ from benchmarks.metrics import accuracy, val_subset
 from benchmarks.models import build_model
 from benchmarks.optim import build_optimizer, build_schedule
 from benchmarks.paths import cache_dir
+from benchmarks.progress import bar
 from benchmarks.seeding import generator, seed_global
 from benchmarks.spec import stable_hash
 
@@ -104,8 +105,9 @@ def _train(cfg: TeacherConfig, data: RealData, device: torch.device) -> tuple[nn
     gen = generator(cfg.seed)
     vx, vy = val_subset(data, TEACHER_VAL_SUBSET)
     history, step, start = [], 0, time.perf_counter()
-    for _ in range(cfg.epochs):
-        for idx in torch.randperm(len(data.train_y), generator=gen).split(cfg.batch_size):
+    for epoch in range(cfg.epochs):
+        batches = torch.randperm(len(data.train_y), generator=gen).split(cfg.batch_size)
+        for idx in bar(batches, desc=f"teacher {cfg.model} epoch {epoch + 1}/{cfg.epochs}", unit="step"):
             x = data.normalize(data.train_x[idx].to(device))
             loss = F.cross_entropy(model(x), data.train_y[idx].to(device))
             opt.zero_grad(set_to_none=True)

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from benchmarks import progress
 from benchmarks.artifact import DistilledSet
 from benchmarks.augment import build_augmentation
 from benchmarks.cost import count_flops, timed
@@ -279,11 +280,12 @@ class _Stacked:
 
 
 def _run_steps(step: Callable[[int], Tensor], opt: torch.optim.Optimizer, sched: Any, steps: int,
-               device: torch.device) -> tuple[list[Tensor], bool, float]:
-    """The loop: step, optimizer update, schedule; the loss (one per model) logged every LOG_EVERY steps."""
+               device: torch.device, desc: str = "train") -> tuple[list[Tensor], bool, float]:
+    """The loop: step, optimizer update, schedule; the loss (one per model) logged every LOG_EVERY steps
+    (and shown on the progress bar, when there is one)."""
     history: list[Tensor] = []
     diverged = False
-    with timed(device) as t:
+    with timed(device) as t, progress.bar(total=steps, desc=desc, unit="step") as bar:
         for i in range(steps):
             loss = step(i)
             opt.step()
@@ -291,9 +293,11 @@ def _run_steps(step: Callable[[int], Tensor], opt: torch.optim.Optimizer, sched:
                 sched.step_update(i + 1)
             if i % LOG_EVERY == 0 or i == steps - 1:
                 history.append(loss.detach().float().cpu())
+                bar.set_postfix_str(f"loss {float(history[-1].mean()):.4g}", refresh=False)
                 if not torch.isfinite(history[-1]).all():
                     diverged = True
                     break
+            bar.update(1)
     return history, diverged, t.seconds
 
 
@@ -314,7 +318,8 @@ def train_group(dss: list[DistilledSet], data: RealData, cfgs: list[EvalConfig],
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         flops = kernel.probe_flops()  # a throw-away step on a few images: its gradients and RNG draws are undone
     kernel.after_probe(flops)
-    history, diverged, seconds = _run_steps(kernel.step, opt, sched, cfg.steps, device)
+    desc = f"train {cfg.model}/{cfg.optimizer} lr={lr:.3g}" + (f" x{len(cfgs)} seeds" if stacked else "")
+    history, diverged, seconds = _run_steps(kernel.step, opt, sched, cfg.steps, device, desc)
     return kernel.results(history, diverged, seconds, flops, lr)
 
 

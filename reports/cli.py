@@ -1,4 +1,4 @@
-"""The report commands (report, leaderboard, compare), registered into ddbench's CLI through the
+"""The report commands (report, leaderboard, compare, figures), registered into ddbench's CLI through the
 ``ddbench.commands`` entry point, so the harness never imports reports/."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 from benchmarks.commandline import COMMANDS, Command, command
 from benchmarks.commands import suite_dirs
 from benchmarks.errors import UserError, suggest
-from reports import compare_cli, leaderboard_cli
+from reports import compare_cli, figures_cli, leaderboard_cli
 from reports.check import add_check_argument, run_check
 from reports.generate import write_suite_report
 
@@ -55,3 +55,4 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 COMMANDS.register("leaderboard", Command(leaderboard_cli.add_parser, leaderboard_cli.run))
 COMMANDS.register("compare", Command(compare_cli.add_parser, compare_cli.run))
+COMMANDS.register("figures", Command(figures_cli.add_parser, figures_cli.run))
