@@ -12,7 +12,6 @@ import sys
 import tempfile
 import traceback
 from importlib.metadata import entry_points
-from pathlib import Path
 
 import benchmarks
 from benchmarks.commandline import COMMANDS, Parser
@@ -58,6 +57,10 @@ def _unexpected(e: BaseException, debug: bool) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if hasattr(args, "threads"):
+            from benchmarks.seeding import pin_runtime
+
+            pin_runtime(args.threads)
         COMMANDS.get(args.cmd).run(args)
     except UserError as e:
         sys.stderr.write(f"ddbench: error: {e}\n")
