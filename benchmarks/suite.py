@@ -95,9 +95,11 @@ def load_suite(name_or_path: str) -> Suite:
         raise UserError(f"no suite {name_or_path!r}{suggest(name_or_path, shipped)}: give a packaged suite "
                         f"({', '.join(sorted(shipped))}) or the path of a TOML file")
     try:
-        doc = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise UserError(f"{path} is not valid TOML: {e}") from None
+    except OSError as e:
+        raise UserError(f"cannot read the suite {path}: {e.strerror or e}") from None
     return parse_suite(doc, default_name=path.stem, source=str(path))
 
 
@@ -197,7 +199,7 @@ def _parse_method_losses(doc: dict[str, Any], methods: list[str], name: str) -> 
         if m not in methods:
             raise UserError(f"suite {name}: [method_losses] names {m!r}, which is not in the grid's methods"
                             f"{suggest(m, methods)}")
-        if not isinstance(v, list) or not v:
+        if not isinstance(v, list) or not v or not all(isinstance(x, (str, dict)) for x in v):
             raise UserError(f"suite {name}: [method_losses] {m} must be a non-empty list of losses")
     return {m: list(v) for m, v in doc.items()}
 
