@@ -224,5 +224,9 @@ def load_artifact(path: str | Path) -> DistilledSet:
 def write_json_atomic(path: Path, doc: Any) -> None:
     """Write sorted JSON to a temporary file, then rename it into place (never a half file)."""
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(doc, sort_keys=True, indent=1, allow_nan=False) + "\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(doc, sort_keys=True, indent=1, allow_nan=False) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half file behind
+        raise

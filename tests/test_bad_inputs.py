@@ -341,3 +341,16 @@ def test_bad_input_in_a_process(name: str, workspace: Path) -> None:
 
 def test_the_catalogue_is_large_enough() -> None:
     assert len(CASES) >= 60
+
+
+def test_report_of_a_suite_file_uses_the_suites_name(workspace: Path, capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ddbench report path/x.toml` reads reports/<the suite's name>/records, not reports/<file stem>."""
+    case_dir = workspace / "cases" / "report-by-name"
+    case_dir.mkdir(parents=True, exist_ok=True)
+    (case_dir / "other_stem.toml").write_text(TINY_TOML)
+    monkeypatch.setenv("DDBENCH_REPORTS", str(workspace / "reports"))
+    rc = main(["report", str(case_dir / "other_stem.toml")])
+    assert rc == 0, capsys.readouterr().err
+    assert (workspace / "reports" / "tiny" / "leaderboard.md").exists()
+    assert not (workspace / "reports" / "other_stem").exists()
