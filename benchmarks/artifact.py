@@ -156,17 +156,48 @@ def _tensor_file(header: Path, doc: dict[str, Any]) -> Path:
     return header.parent / name
 
 
+HEADER_TYPES: dict[str, Any] = {"schema_version": int, "label_kind": str, "num_classes": int, "meta": dict,
+                                "hash": str, "tensors": str, "teacher": str | None, "hints": dict}
+OPTIONAL_HEADER = ("teacher", "hints")
+
+
+def check_header(header: Path, doc: Any) -> None:
+    """UserError unless an artifact header has every key with its type, a known label kind and schema, a teacher
+    that is a safe name (it becomes a file name) and hints of the right types."""
+    from benchmarks.validate import check_fields, check_value, safe_name
+
+    if not isinstance(doc, dict):
+        raise UserError(f"artifact {header} is not a JSON object")
+    missing = [k for k in HEADER_TYPES if k not in doc and k not in OPTIONAL_HEADER]
+    if missing:
+        raise UserError(f"artifact {header} is missing {', '.join(missing)}; re-create it")
+    for k, tp in HEADER_TYPES.items():
+        if k in doc:
+            check_value(k, doc[k], tp, f"artifact {header}")
+    if doc["schema_version"] not in READABLE_SCHEMAS:
+        raise UserError(f"{header} has schema version {doc['schema_version']}, this ddbench reads {READABLE_SCHEMAS}")
+    if doc["label_kind"] not in LABEL_KINDS or doc["num_classes"] < 1:
+        raise UserError(f"artifact {header}: label_kind must be one of {LABEL_KINDS} and num_classes positive, got "
+                        f"{doc['label_kind']!r} and {doc['num_classes']}")
+    if doc.get("teacher") is not None:
+        safe_name(doc["teacher"], f"artifact {header}: teacher")
+    hints = doc.get("hints", {})
+    unknown = sorted(set(hints) - {"steps", "lr"})
+    if unknown:
+        raise UserError(f"artifact {header}: unknown hints {unknown}; hints are steps and lr")
+    check_fields(TrainingHints(**hints), f"artifact {header} hints")
+
+
 def load_artifact(path: str | Path) -> DistilledSet:
     """Load a saved artifact from its .json or .safetensors path and check its hash (schemas 1 and 2)."""
     p = Path(path)
     header = p.with_suffix(".json")
-    if not header.exists():
+    if not header.is_file():
         raise UserError(f"no artifact at {p} (expected {header.name} next to its .safetensors)")
     try:
         doc = json.loads(header.read_text())
-        version = doc.get("schema_version")
-        if version not in READABLE_SCHEMAS:
-            raise UserError(f"{header} has schema version {version}, this ddbench reads {READABLE_SCHEMAS}")
+        check_header(header, doc)
+        version = doc["schema_version"]
         tensors = load_file(str(_tensor_file(header, doc)))
         digest = _digest({k: v for k, v in tensors.items()}, _stored_header(doc))
     except UserError:
@@ -193,5 +224,9 @@ def load_artifact(path: str | Path) -> DistilledSet:
 def write_json_atomic(path: Path, doc: Any) -> None:
     """Write sorted JSON to a temporary file, then rename it into place (never a half file)."""
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(doc, sort_keys=True, indent=1, allow_nan=False) + "\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(doc, sort_keys=True, indent=1, allow_nan=False) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half file behind
+        raise

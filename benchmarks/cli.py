@@ -59,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     set_quiet(bool(getattr(args, "quiet", False) or getattr(args, "no_progress", False)))
     try:
+        if hasattr(args, "threads"):
+            from benchmarks.seeding import pin_runtime
+
+            pin_runtime(args.threads)
         COMMANDS.get(args.cmd).run(args)
     except UserError as e:
         sys.stderr.write(f"ddbench: error: {e}\n")

@@ -111,3 +111,6 @@ def common_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-root", default=None, help="torchvision-layout datasets (default $DDBENCH_DATA)")
     p.add_argument("--quiet", action="store_true", help="no progress bars (they are off anyway when stderr is not "
                                                         "a terminal)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch's CPU thread count, pinned so results repeat bit for bit (default $DDBENCH_THREADS, "
+                        "else torch's default); records keep it in provenance")

@@ -8,7 +8,15 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from benchmarks.commandline import COMMANDS, add_config_flags, command, common_flags, config_from_args, parse_pairs
+from benchmarks.commandline import (
+    COMMANDS,
+    add_config_flags,
+    command,
+    common_flags,
+    config_from_args,
+    finite,
+    parse_pairs,
+)
 from benchmarks.errors import UserError
 from benchmarks.spec import EvalConfig
 
@@ -90,7 +98,7 @@ def _add_distill(sub: Any) -> None:
     d.add_argument("--base-dataset", default=None, help="label distillation: take the base images from this dataset")
     d.add_argument("--ipc", type=int, default=10, help="images (base examples) per class")
     d.add_argument("--iterations", type=int, default=None, help="distillation compute budget, where the method has one")
-    d.add_argument("--seconds", type=float, default=None,
+    d.add_argument("--seconds", type=finite, default=None,
                    help="cap the distillation loop's wall time (iterative methods; the record keeps iterations_run)")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--param", action="append", metavar="KEY=VALUE", help="method parameter (repeatable)")
@@ -110,8 +118,13 @@ def cmd_distill(args: argparse.Namespace) -> None:
     params = parse_pairs(args.param, "--param")
     if args.base_dataset:
         params["base_dataset"] = args.base_dataset
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UserError(f"--out {args.out} is a file, not a directory")
     ds = run_method(args.method, data, Budget(args.ipc, args.iterations, args.seconds), args.seed, device, params)
-    path = ds.save(args.out)
+    try:
+        path = ds.save(args.out)
+    except OSError as e:
+        raise UserError(f"cannot write the artifact to --out {args.out}: {e.strerror or e}") from None
     print(f"{path}  ({len(ds.images)} images, {ds.label_kind} labels, {ds.meta['cost']['wall_s']:.1f}s)")
 
 
@@ -168,8 +181,9 @@ def _add_run(sub: Any) -> None:
 def suite_dirs(suite_name: str, records_dir: str | None, report_dir: str | None) -> tuple[Path, Path]:
     """Where a suite's records and report live: reports/<name>/records and reports/<name> by default."""
     from benchmarks.paths import reports_dir
+    from benchmarks.validate import safe_name
 
-    report = Path(report_dir) if report_dir else reports_dir() / suite_name
+    report = Path(report_dir) if report_dir else reports_dir() / safe_name(suite_name, "suite name")
     records = Path(records_dir) if records_dir else report / "records"
     return records, report
 
@@ -187,6 +201,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     counts = run_suite(suite, records, device, args.data_root, limit=args.limit, retry_errors=args.retry_errors,
                        progress=not (args.no_progress or args.quiet), shard=shard, cached_only=args.cached_only)
     left = f", {counts['not_selected']} left for another run" if counts["not_selected"] else ""
+    left += f", {counts['other']} stored by a concurrent run" if counts["other"] else ""
     print(f"{suite.name}: {counts['cells']} cells, {counts['stored']} already stored, "
           f"{counts['ok']} ran ok, {counts['error']} failed{left}; records in {records}")
     if not args.no_report and "report" in COMMANDS:
@@ -217,6 +232,7 @@ def cmd_teacher(args: argparse.Namespace) -> None:
         from benchmarks.models import ZOO
 
         cfg = config_from_args(TeacherConfig, args)
+        cfg.check()
         DATASETS.get(cfg.dataset)
         ZOO.get(cfg.model)
         teacher = get_teacher(cfg, resolve_device(args.device), args.data_root)

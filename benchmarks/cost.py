@@ -111,6 +111,8 @@ def provenance(device: torch.device) -> dict[str, Any]:
         "timm": timm.__version__,
         "kornia": kornia.__version__,
         "device": device_name(device),
+        "threads": torch.get_num_threads(),
+        "deterministic": torch.are_deterministic_algorithms_enabled(),
     }
 
 

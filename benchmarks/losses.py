@@ -18,6 +18,7 @@ from torch import Tensor
 
 from benchmarks.errors import UserError
 from benchmarks.registry import Registry
+from benchmarks.validate import check_params
 
 
 @dataclass(frozen=True)
@@ -140,4 +141,5 @@ def resolve_loss(spec: str | dict[str, Any]) -> LossSpec:
     unknown = set(spec) - set(entry.params)
     if unknown:
         raise UserError(f"loss {name!r} has no parameter(s) {sorted(unknown)}; it takes {sorted(entry.params) or 'none'}")
+    check_params(spec, entry.params, f"loss {name!r}")
     return LossSpec(name, {**entry.params, **spec})

@@ -22,6 +22,7 @@ from benchmarks.data import RealData
 from benchmarks.errors import UserError
 from benchmarks.registry import Registry
 from benchmarks.seeding import seed_global
+from benchmarks.validate import check_params
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ def resolve_params(name: str, params: dict[str, Any] | None) -> dict[str, Any]:
     unknown = set(params) - set(entry.params)
     if unknown:
         raise UserError(f"method {name!r} has no parameter(s) {sorted(unknown)}; it takes {sorted(entry.params) or 'none'}")
+    check_params(params, entry.params, f"method {name!r}")
     return {**entry.params, **params}
 
 
@@ -100,6 +102,11 @@ def run_method(name: str, data: RealData, budget: Budget, seed: int, device: tor
     resolved = resolve_params(name, params)
     if entry.uses_ipc and (budget.ipc is None or budget.ipc < 1):
         raise UserError(f"method {name!r} needs a budget of at least 1 image per class")
+    if budget.iterations is not None and budget.iterations < 1:
+        raise UserError(f"an iterations budget must be at least 1 (got {budget.iterations}); leave it out for the default")
+    smallest = int(torch.bincount(data.train_y).min()) if len(data.train_y) else 0
+    if entry.uses_ipc and budget.ipc > smallest:
+        raise UserError(f"ipc {budget.ipc} is more than the {smallest} training images of {data.name}'s smallest class")
     if budget.seconds is not None and not budget.seconds > 0:
         raise UserError(f"a seconds budget must be positive (got {budget.seconds}); leave it out for no cap")
     seed_global(seed)

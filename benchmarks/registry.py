@@ -69,6 +69,8 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> T:
         self._ensure()
+        if not isinstance(name, str):
+            raise UserError(f"a {self.kind} must be named by a string, got {name!r}; see `ddbench list {self.plural}`")
         try:
             return self._items[name]
         except KeyError:

@@ -9,6 +9,8 @@ runs those again too).
 
 from __future__ import annotations
 
+import os
+import time
 import traceback
 from collections import OrderedDict
 from collections.abc import Callable
@@ -20,6 +22,7 @@ import safetensors
 import torch
 
 from benchmarks.artifact import DistilledSet, load_artifact
+from benchmarks.claims import release, try_claim
 from benchmarks.cost import provenance
 from benchmarks.data import load_dataset
 from benchmarks.errors import UserError
@@ -33,6 +36,7 @@ from benchmarks.suite import Suite
 from benchmarks.teachers import label_cost
 
 ARTIFACTS_IN_MEMORY = 8
+CLAIM_POLL_S = 0.5  # how often a run looks again at groups another run has claimed
 ENVIRONMENT_ERRORS = (OSError, MemoryError, safetensors.SafetensorError)
 
 
@@ -193,37 +197,83 @@ def run_suite(suite: Suite, records_dir: Path, device: torch.device, data_root: 
               shard: tuple[int, int] | None = None, cached_only: bool = False) -> dict[str, int]:
     """Run every cell not yet stored; returns counts. ``shard=(k, n)`` keeps the cells of every n-th artifact
     starting at the k-th, so n processes split a suite. ``cached_only`` evaluates only cells whose artifact
-    is already cached (another suite or process is distilling the rest)."""
+    is already cached (another suite or process is distilling the rest). Groups another run has claimed
+    (``benchmarks.claims``) are left to it and come back once its claim is gone ("other" counts the cells
+    it stored)."""
     store = Store(records_dir)
     p = plan(suite, store, retry_errors, limit, shard, cached_only)
-    counts = {"cells": len(p.cells), "stored": p.stored, "not_selected": p.not_selected, "ok": 0, "error": 0}
+    counts = {"cells": len(p.cells), "stored": p.stored, "not_selected": p.not_selected, "ok": 0, "error": 0,
+              "other": 0}
+    written_before = {c.key: _mtime(store.path(c.key)) for g in p.groups for c in g}
     artifacts: OrderedDict[str, tuple[DistilledSet | None, BaseException | None]] = OrderedDict()
     cells_bar = bar(total=p.todo, desc=suite.name, unit="cell", outer=True, disable=not progress or not p.todo)
-    for group in p.groups:
-        dss, errs = [], []
-        for cell in group:
-            if cell.distill_key not in artifacts:
-                cells_bar.set_postfix_str(f"distilling {cell.method} ipc={cell.ipc} seed={cell.distill_seed}")
-                try:
-                    artifacts[cell.distill_key] = (get_artifact(cell, device, data_root), None)
-                except Exception as e:  # a failed distillation fails its cells, not the suite
-                    artifacts[cell.distill_key] = (None, e)
-                while len(artifacts) > ARTIFACTS_IN_MEMORY:
-                    artifacts.popitem(last=False)
-            ds, err = artifacts[cell.distill_key]
-            dss.append(ds)
-            errs.append(None if err is None else DistillationFailed(err))
-        cells_bar.set_postfix_str(f"training {group[0].method}/{group[0].eval.model}/{group[0].eval.optimizer}")
-        with stage(f"evaluate {group[0].method} ipc={group[0].ipc}"):
-            outcomes = evaluate_group(group, dss, errs, data_root, device)
-        for cell, ds, (result, error) in zip(group, dss, outcomes, strict=True):
-            record = make_record(cell, suite, device, ds, result, error)
-            store.put(record)
-            counts[record["status"]] += 1
-            if on_record:
-                on_record(record)
-            cells_bar.set_postfix_str(f"{cell.method}/{cell.eval.model}/{cell.eval.optimizer}: "
-                                      + (f"{result['metrics']['test_acc']:.1f}%" if result else "error"))
-            cells_bar.update(1)
+    pending = p.groups
+    while pending:
+        waiting = []
+        for group in pending:
+            claim = try_claim(store.dir, _seedless(group[0])) if _writable(store.dir) else None
+            if claim is None and _writable(store.dir):
+                waiting.append(group)
+                continue
+            try:
+                mine = [c for c in group if _mtime(store.path(c.key)) == written_before[c.key]]
+                counts["other"] += len(group) - len(mine)
+                cells_bar.update(len(group) - len(mine))
+                if mine:
+                    _run_group(mine, suite, store, device, data_root, artifacts, counts, cells_bar, on_record)
+            finally:
+                if claim is not None:
+                    release(claim)
+        if len(waiting) == len(pending):
+            time.sleep(CLAIM_POLL_S)
+        pending = waiting
     cells_bar.close()
     return counts
+
+
+def _mtime(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+def _writable(directory: Path) -> bool:
+    """Whether claims can be made in the records folder (creating it if needed); when not, storing the first
+    record fails with the store's own one-line error."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(directory, os.W_OK)
+
+
+def _run_group(group: list[Cell], suite: Suite, store: Store, device: torch.device, data_root: str | None,
+               artifacts: OrderedDict[str, tuple[DistilledSet | None, BaseException | None]],
+               counts: dict[str, int], cells_bar: Any, on_record: Callable[[dict[str, Any]], None] | None) -> None:
+    """Distil (or load) the group's artifacts, evaluate its cells together and store one record per cell."""
+    dss, errs = [], []
+    for cell in group:
+        if cell.distill_key not in artifacts:
+            cells_bar.set_postfix_str(f"distilling {cell.method} ipc={cell.ipc} seed={cell.distill_seed}")
+            try:
+                artifacts[cell.distill_key] = (get_artifact(cell, device, data_root), None)
+            except Exception as e:  # a failed distillation fails its cells, not the suite
+                artifacts[cell.distill_key] = (None, e)
+            while len(artifacts) > ARTIFACTS_IN_MEMORY:
+                artifacts.popitem(last=False)
+        ds, err = artifacts[cell.distill_key]
+        dss.append(ds)
+        errs.append(None if err is None else DistillationFailed(err))
+    cells_bar.set_postfix_str(f"training {group[0].method}/{group[0].eval.model}/{group[0].eval.optimizer}")
+    with stage(f"evaluate {group[0].method} ipc={group[0].ipc}"):
+        outcomes = evaluate_group(group, dss, errs, data_root, device)
+    for cell, ds, (result, error) in zip(group, dss, outcomes, strict=True):
+        record = make_record(cell, suite, device, ds, result, error)
+        store.put(record)
+        counts[record["status"]] += 1
+        if on_record:
+            on_record(record)
+        cells_bar.set_postfix_str(f"{cell.method}/{cell.eval.model}/{cell.eval.optimizer}: "
+                            + (f"{result['metrics']['test_acc']:.1f}%" if result else "error"))
+        cells_bar.update(1)

@@ -90,9 +90,16 @@ class EvalConfig:
     def check(self) -> None:
         """Raise UserError for values no run could use."""
         from benchmarks.optim import OPTIMIZERS
+        from benchmarks.validate import check_fields
 
-        if self.steps < 1 or self.batch_size < 1:
-            raise UserError(f"steps and batch_size must be positive, got {self.steps} and {self.batch_size}")
+        check_fields(self, "evaluation setting")
+        for name in ("steps", "batch_size", "val_size"):
+            if getattr(self, name) < 1:
+                raise UserError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.weight_decay < 0:
+            raise UserError(f"weight_decay must be 0 or more, got {self.weight_decay}")
+        if self.compile not in (True, False, "auto"):
+            raise UserError(f"compile must be true, false or \"auto\", got {self.compile!r}")
         if self.precision not in PRECISIONS:
             raise UserError(f"unknown precision {self.precision!r}; use one of {PRECISIONS}")
         lrs = [*self.lr_grid, self.base_lr()]
@@ -171,7 +178,8 @@ RECORD_FIELDS: dict[str, str] = {
     "execution": "what the machine made of the auto choices: precision, compiled, stacked_models",
     "artifact": "the evaluated artifact: hash (content), label_kind, n_images (null when distillation failed)",
     "adaptation": "how the architecture was adapted to the data size (stem changes), or null",
-    "provenance": "ddbench version, commit, python, torch, timm, kornia, device (with thread count)",
+    "provenance": "ddbench version, commit, python, torch, timm, kornia, device (with thread count), threads (torch's "
+                  "intra-op thread count) and deterministic (whether torch's deterministic algorithms were on)",
 }
 REQUIRED = ("key", "schema", "suite", "config", "status", "metrics", "cost", "execution", "provenance")
 ERROR_KINDS = ("cell", "environment")

@@ -22,6 +22,7 @@ from benchmarks.methods import METHODS, resolve_params
 from benchmarks.models import ZOO
 from benchmarks.optim import OPTIMIZERS, SCHEDULES
 from benchmarks.spec import EVAL_FIELDS, Cell, EvalConfig, stable_hash
+from benchmarks.validate import safe_name
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -74,7 +75,7 @@ class Suite:
             for model, opt, loss, aug, es, extra in itertools.product(g["models"], g["optimizers"], losses,
                                                                       g["augment"], eval_seeds, sweeps):
                 lr = self.eval.get("lr", {}).get(opt)
-                fixed = {k: (tuple(v) if k == "lr_grid" else v) for k, v in self.eval.items() if k != "lr"}
+                fixed = {k: (tuple(v) if isinstance(v, list) else v) for k, v in self.eval.items() if k != "lr"}
                 ev = EvalConfig(model=model, optimizer=opt, lr=lr, loss=loss, augment=aug, seed=es,
                                 **{**fixed, **extra})
                 out.append(Cell(dataset, method, params, ipc if entry.uses_ipc else None, ev, iters,
@@ -95,9 +96,11 @@ def load_suite(name_or_path: str) -> Suite:
         raise UserError(f"no suite {name_or_path!r}{suggest(name_or_path, shipped)}: give a packaged suite "
                         f"({', '.join(sorted(shipped))}) or the path of a TOML file")
     try:
-        doc = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise UserError(f"{path} is not valid TOML: {e}") from None
+    except OSError as e:
+        raise UserError(f"cannot read the suite {path}: {e.strerror or e}") from None
     return parse_suite(doc, default_name=path.stem, source=str(path))
 
 
@@ -105,34 +108,74 @@ def _as_list(v: Any) -> list[Any]:
     return v if isinstance(v, list) else [v]
 
 
+GRID_DEFAULTS: dict[str, list[Any] | None] = {
+    "datasets": None, "methods": None, "ipc": [1], "models": None, "optimizers": None, "losses": ["ce"],
+    "augment": ["none"], "seeds": [0], "eval_seeds": [], "iterations": [], "seconds": []}
+NAMED_AXES = ("datasets", "methods", "models", "optimizers", "augment")  # lists of registered names
+TABLES = ("grid", "eval", "methods", "sweep", "method_losses")
+
+
+def _tables(doc: dict[str, Any], name: str) -> None:
+    """The suite's tables must be tables and its scalars scalars of the right type (TOML allows anything)."""
+    for key in TABLES:
+        if not isinstance(doc.get(key, {}), dict):
+            raise UserError(f"suite {name}: {key} must be a table ([{key}]), got {doc[key]!r}")
+    for method, params in doc.get("methods", {}).items():
+        if not isinstance(params, dict):
+            raise UserError(f"suite {name}: methods.{method} must be a table ([methods.{method}]), got {params!r}")
+    if not isinstance(doc.get("description", ""), str):
+        raise UserError(f"suite {name}: description must be a string")
+    if not isinstance(doc.get("published", []), list):
+        raise UserError(f"suite {name}: published must be a list of tables ([[published]])")
+    iterations = doc.get("iterations")
+    if iterations is not None and (not isinstance(iterations, int) or isinstance(iterations, bool) or iterations < 1):
+        raise UserError(f"suite {name}: iterations must be a positive integer, got {iterations!r}")
+
+
+def _grid(grid_doc: dict[str, Any], name: str) -> dict[str, list[Any]]:
+    """``[grid]`` with defaults filled in; every axis a list, the named ones non-empty lists of strings."""
+    unknown = set(grid_doc) - set(GRID_KEYS)
+    if unknown:
+        bad = sorted(unknown)[0]
+        raise UserError(f"suite {name}: unknown grid key {bad!r}{suggest(bad, GRID_KEYS)}")
+    missing = [k for k in ("datasets", "methods", "models", "optimizers") if k not in grid_doc]
+    if missing:
+        raise UserError(f"suite {name}: [grid] needs {', '.join(missing)}")
+    grid = {k: _as_list(grid_doc.get(k, d)) for k, d in GRID_DEFAULTS.items()}
+    for k in (*NAMED_AXES, "losses"):
+        if not grid[k] or not all(isinstance(v, str) or (k == "losses" and isinstance(v, dict)) for v in grid[k]):
+            raise UserError(f"suite {name}: [grid] {k} must be a non-empty list of names, got {grid_doc.get(k)!r}")
+    for k in ("ipc", "seeds"):
+        if not grid[k]:
+            raise UserError(f"suite {name}: [grid] {k} must not be empty")
+    return grid
+
+
 def parse_suite(doc: dict[str, Any], default_name: str = "suite", source: str = "") -> Suite:
+    """Validate a suite document (a parsed TOML file) and build the Suite: any mistake is one UserError."""
     unknown_top = sorted(set(doc) - set(TOP_KEYS))
     if unknown_top:
         bad = unknown_top[0]
         raise UserError(f"suite {default_name}: unknown table or key {bad!r}{suggest(bad, TOP_KEYS)}; "
                         f"a suite has {', '.join(TOP_KEYS)}")
-    grid_doc = doc.get("grid", {})
-    unknown = set(grid_doc) - set(GRID_KEYS)
-    if unknown:
-        bad = sorted(unknown)[0]
-        raise UserError(f"suite {default_name}: unknown grid key {bad!r}{suggest(bad, GRID_KEYS)}")
-    missing = [k for k in ("datasets", "methods", "models", "optimizers") if k not in grid_doc]
-    if missing:
-        raise UserError(f"suite {default_name}: [grid] needs {', '.join(missing)}")
-    grid = {k: _as_list(grid_doc.get(k, d)) for k, d in
-            {"datasets": None, "methods": None, "ipc": [1], "models": None, "optimizers": None, "losses": ["ce"],
-             "augment": ["none"], "seeds": [0], "eval_seeds": [], "iterations": [], "seconds": []}.items()}
+    name = safe_name(doc.get("name", default_name), "suite name")
+    _tables(doc, name)
+    grid = _grid(doc.get("grid", {}), name)
     ev = dict(doc.get("eval", {}))
     bad_eval = set(ev) - set(EVAL_KEYS)
     if bad_eval:
         bad = sorted(bad_eval)[0]
-        raise UserError(f"suite {default_name}: unknown [eval] key {bad!r}{suggest(bad, EVAL_KEYS)}")
+        raise UserError(f"suite {name}: unknown [eval] key {bad!r}{suggest(bad, EVAL_KEYS)}")
+    extra = sorted(set(doc.get("methods", {})) - set(grid["methods"]))
+    if extra:
+        raise UserError(f"suite {name}: [methods.{extra[0]}] sets parameters of a method that is not in the grid's "
+                        f"methods{suggest(extra[0], grid['methods'])}")
     suite = Suite(
-        name=str(doc.get("name", default_name)), description=str(doc.get("description", "")), grid=grid, eval=ev,
+        name=name, description=doc.get("description", ""), grid=grid, eval=ev,
         method_params={k: dict(v) for k, v in doc.get("methods", {}).items()},
-        iterations=doc.get("iterations"), source=source, sweep=_parse_sweep(doc.get("sweep", {}), default_name),
-        method_losses=_parse_method_losses(doc.get("method_losses", {}), grid["methods"], default_name),
-        published=_parse_published(doc.get("published", []), default_name),
+        iterations=doc.get("iterations"), source=source, sweep=_parse_sweep(doc.get("sweep", {}), name),
+        method_losses=_parse_method_losses(doc.get("method_losses", {}), grid["methods"], name),
+        published=_parse_published(doc.get("published", []), name),
     )
     _check(suite)
     return suite
@@ -157,7 +200,7 @@ def _parse_method_losses(doc: dict[str, Any], methods: list[str], name: str) -> 
         if m not in methods:
             raise UserError(f"suite {name}: [method_losses] names {m!r}, which is not in the grid's methods"
                             f"{suggest(m, methods)}")
-        if not isinstance(v, list) or not v:
+        if not isinstance(v, list) or not v or not all(isinstance(x, (str, dict)) for x in v):
             raise UserError(f"suite {name}: [method_losses] {m} must be a non-empty list of losses")
     return {m: list(v) for m, v in doc.items()}
 
@@ -203,17 +246,18 @@ def _check(s: Suite) -> None:
         resolve_loss(loss)
     for a in s.grid["augment"]:
         AUGMENTATIONS.get(a)
-    if not all(isinstance(v, int) and v >= 1 for v in s.grid["iterations"]):
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in s.grid["iterations"]):
         raise UserError(f"suite {s.name}: iterations must be a list of positive integers")
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in s.grid["seconds"]):
         raise UserError(f"suite {s.name}: seconds must be a list of positive numbers (a wall-clock cap per artifact)")
     for k in ("ipc", "seeds", "eval_seeds"):
-        if not all(isinstance(v, int) and v >= (1 if k == "ipc" else 0) for v in s.grid[k]):
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= (1 if k == "ipc" else 0) for v in s.grid[k]):
             raise UserError(f"suite {s.name}: {k} must be a list of {'positive' if k == 'ipc' else 'non-negative'} integers")
     for m, params in s.method_params.items():
         resolve_params(m, params)
-    if "schedule" in s.eval:
-        SCHEDULES.get(s.eval["schedule"])
+    base = {k: (tuple(v) if isinstance(v, list) else v) for k, v in s.eval.items() if k != "lr"}
+    EvalConfig(**base).check()
+    SCHEDULES.get(base.get("schedule", "cosine"))
     lrs = s.eval.get("lr", {})
     if not isinstance(lrs, dict):
         raise UserError(f"suite {s.name}: [eval.lr] must be a table of optimizer = learning rate, got {lrs!r}")
@@ -221,8 +265,6 @@ def _check(s: Suite) -> None:
         OPTIMIZERS.get(o)
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v <= 0:
             raise UserError(f"suite {s.name}: [eval.lr] {o} = {v!r}: a learning rate must be a positive number")
-    base = {k: (tuple(v) if k == "lr_grid" else v) for k, v in s.eval.items() if k != "lr"}
     for k, values in s.sweep.items():
         for v in values:
             EvalConfig(**{**base, k: v}).check()
-    EvalConfig(**base).check()

@@ -53,6 +53,17 @@ class TeacherConfig:
     def key(self) -> str:
         return stable_hash(asdict(self))
 
+    def check(self) -> None:
+        """UserError for values no teacher could be trained with."""
+        from benchmarks.validate import check_fields
+
+        check_fields(self, "teacher setting")
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise UserError(f"teacher {name} must be positive, got {getattr(self, name)}")
+        if not self.lr > 0 or self.weight_decay < 0:
+            raise UserError(f"teacher lr must be positive and weight_decay 0 or more, got {self.lr} and {self.weight_decay}")
+
 
 @dataclass
 class Teacher:
@@ -129,6 +140,7 @@ def _train(cfg: TeacherConfig, data: RealData, device: torch.device) -> tuple[nn
 def get_teacher(cfg: TeacherConfig, device: torch.device, data_root: str | None = None,
                 data: RealData | None = None) -> Teacher:
     """The cached teacher for ``cfg``, training and caching it first if there is none."""
+    cfg.check()
     weights, record_path = _paths(cfg.key)
     data = data or load_dataset(cfg.dataset, data_root)
     if weights.exists() and record_path.exists():
@@ -147,7 +159,9 @@ def get_teacher(cfg: TeacherConfig, device: torch.device, data_root: str | None 
 
 def load_teacher(key: str, device: torch.device, data_root: str | None = None) -> Teacher:
     """A cached teacher by key (what an online artifact stores)."""
-    _, record_path = _paths(key)
+    from benchmarks.validate import safe_name
+
+    _, record_path = _paths(safe_name(key, "teacher key"))
     if not record_path.exists():
         raise UserError(f"no cached teacher {key!r} under {teacher_dir()}: re-create it with `ddbench teacher train` "
                         "and the configuration in the artifact's metadata")

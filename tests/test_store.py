@@ -35,7 +35,7 @@ def test_resume_after_interruption_loses_and_duplicates_nothing(tmp_path, cpu):
     assert store.keys() == set(seen)
     before = {k: store.path(k).read_bytes() for k in seen}
     counts = run_suite(suite, tmp_path, cpu, progress=False)
-    assert counts == {"cells": n, "stored": 2, "not_selected": 0, "ok": n - 2, "error": 0}
+    assert counts == {"cells": n, "stored": 2, "not_selected": 0, "ok": n - 2, "error": 0, "other": 0}
     assert len(store.keys()) == n and len(list(tmp_path.iterdir())) == n  # no temp files, no duplicates
     assert all(store.path(k).read_bytes() == before[k] for k in seen)  # nothing rewritten
     again = run_suite(suite, tmp_path, cpu, progress=False)
@@ -101,7 +101,7 @@ def test_auto_precision_cells_stored_by_another_machine_are_not_run_again(tmp_pa
     other = "bf16" if record["execution"]["precision"] == "fp32" else "fp32"
     _rewrite_execution(store, other)
     assert run_suite(suite, tmp_path, cpu, progress=False) == {"cells": 1, "stored": 1, "not_selected": 0, "ok": 0,
-                                                                "error": 0}
+                                                                "error": 0, "other": 0}
     # an explicit precision is another cell
     doc["eval"]["precision"] = "fp32"
     assert run_suite(parse_suite(doc), tmp_path, cpu, progress=False)["ok"] == 1

@@ -1,0 +1,68 @@
+"""Claim files: two unsharded runs of one suite split its work instead of both computing every cell.
+
+Before a run computes a group of cells it creates ``.<key>.claim`` in the records folder atomically
+(``O_CREAT | O_EXCL``), holding its host and PID, and removes it when the group's records are stored.
+Another run skips a claimed group and comes back to it once the claim is gone: when the records are
+there it has nothing to do, otherwise (the claimant died) it runs the group itself. A claim whose
+process no longer exists on this host is stale and is taken over.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+
+def claim_path(directory: Path, key: str) -> Path:
+    return directory / f".{key}.claim"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
+
+
+def held_by_other(path: Path) -> bool:
+    """Whether a live process other than this one holds the claim at ``path`` (unreadable claims count as
+    live while they are being written; claims from another host are trusted)."""
+    try:
+        holder = json.loads(path.read_text())
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError):
+        return True
+    if not isinstance(holder, dict) or holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
+        return False
+    if holder.get("host") != socket.gethostname():
+        return True
+    return isinstance(holder.get("pid"), int) and _alive(holder["pid"])
+
+
+def try_claim(directory: Path, key: str) -> Path | None:
+    """Claim ``key`` for this process: the claim's path, or None when a live process holds it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = claim_path(directory, key)
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            if held_by_other(path):
+                return None
+            path.unlink(missing_ok=True)  # stale: its process is gone
+            continue
+        with os.fdopen(fd, "w") as f:
+            json.dump({"host": socket.gethostname(), "pid": os.getpid()}, f)
+        return path
+    return None
+
+
+def release(path: Path) -> None:
+    """Remove a claim this process made."""
+    path.unlink(missing_ok=True)
