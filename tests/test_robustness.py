@@ -157,3 +157,26 @@ def test_from_dict_reads_a_suite_table_and_refuses_unknown_keys():
         RobustnessSpec.from_dict({"epsilon": [0.1]})
     with pytest.raises(UserError, match="outside"):
         RobustnessSpec.from_dict({"severities": [9]})
+
+
+def test_colour_corruptions_through_imagecorruptions(digits):
+    pytest.importorskip("imagecorruptions")
+    cifar_c = FAMILIES.get("cifar_c")
+    grey = torch.nn.functional.interpolate(digits.test_x[:4], size=(32, 32), mode="bilinear").clamp(0, 1)
+    x = torch.cat([grey, grey.flip(-1), 1 - grey], dim=1)  # real digits as 32x32 colour images
+    for name in cifar_c.corruptions.names():
+        for severity in (1, 5):
+            a = corrupt(x, cifar_c, name, severity, seed=2)
+            assert torch.equal(a, corrupt(x, cifar_c, name, severity, seed=2)), name
+            assert a.shape == x.shape and 0 <= a.min() and a.max() <= 1 and not torch.equal(a, x), name
+    assert torch.equal(corrupt(x, cifar_c, "fog", 0, seed=2), x)
+    with pytest.raises(UserError, match="at least 32x32"):
+        corrupt(x[..., :16, :16], cifar_c, "fog", 1, seed=0)
+
+
+def test_severities_are_checked_per_corruption_once_the_dataset_is_known(digits):
+    spec = RobustnessSpec(severities=(1, 2, 3, 4, 5))
+    spec.check()  # fine for a colour dataset's CIFAR-10-C corruptions
+    with pytest.raises(UserError, match="outside stripe's range 0..1"):
+        spec.check(digits)  # MNIST-C's stripe has a single level
+    RobustnessSpec(corruptions=("fog", "rotate"), severities=(0, 1, 5)).check(digits)

@@ -30,10 +30,12 @@ PLASMA_CHUNK = 256  # plasma maps generated at once (256 maps of 256^2 floats: 6
 CanvasFn = Callable[[Tensor, Any, torch.Generator], Tensor]
 
 
-def _gaussian(x: Tensor, sigma: float) -> Tensor:
-    """scikit-image's ``gaussian`` (truncate 4, nearest-edge padding) through kornia."""
+def _gaussian(x: Tensor, sigma: float, vertical_only: bool = False) -> Tensor:
+    """scikit-image's ``gaussian`` (truncate 4, nearest-edge padding) through kornia; ``vertical_only``
+    blurs along the rows axis alone, as ``multichannel=True`` does to a 2-D image."""
     k = 2 * int(4 * sigma + 0.5) + 1
-    return kornia.filters.gaussian_blur2d(x, (k, k), (sigma, sigma), border_type="replicate")
+    size, sigmas = ((k, 1), (sigma, 1.0)) if vertical_only else ((k, k), (sigma, sigma))
+    return kornia.filters.gaussian_blur2d(x, size, sigmas, border_type="replicate")
 
 
 def _signs(n: int, gen: torch.Generator, k: int = 1) -> Tensor:
@@ -66,9 +68,10 @@ def impulse_noise(x: Tensor, amount: float, gen: torch.Generator) -> Tensor:
 
 
 def glass_blur(x: Tensor, c: tuple[float, int, int], gen: torch.Generator) -> Tensor:
-    """Blur, quantise to 8 bits, swap each pixel with a random neighbour (probability 1/2), blur again."""
+    """Blur, quantise to 8 bits, swap each pixel with a random neighbour (probability 1/2), blur again.
+    The generator passes ``multichannel=True`` on 2-D images, so its blurs are vertical only: kept."""
     sigma, delta, iterations = c
-    q = torch.floor(_gaussian(x, sigma) * 255)[:, 0]  # [N, H, W]
+    q = torch.floor(_gaussian(x, sigma, vertical_only=True) * 255)[:, 0]  # [N, H, W]
     n, h, w = q.shape
     rows = torch.arange(n)
     for _ in range(iterations):
@@ -81,7 +84,7 @@ def glass_blur(x: Tensor, c: tuple[float, int, int], gen: torch.Generator) -> Te
                 here, there = q[sel, i, j].clone(), q[sel, i2, j2].clone()
                 q[sel, i, j] = there
                 q[sel, i2, j2] = here
-    return _gaussian(q[:, None] / 255, sigma).clamp(0, 1)
+    return _gaussian(q[:, None] / 255, sigma, vertical_only=True).clamp(0, 1)
 
 
 def motion_blur(x: Tensor, c: tuple[int, float], gen: torch.Generator) -> Tensor:

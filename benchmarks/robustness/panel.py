@@ -31,7 +31,7 @@ from benchmarks.robustness.corruptions import FAMILIES, check_severity, family_f
 
 DEFAULT = "default"
 PANEL_PRECISIONS = ("fp32", "bf16")
-INFERENCE_BATCH = {"cpu": 500, "cuda": 2000}  # clean / corrupted inference
+INFERENCE_BATCH = {"cpu": 64, "cuda": 1024}  # clean / corrupted inference: the evaluator's test batches
 
 
 @dataclass(frozen=True)
@@ -97,10 +97,12 @@ class RobustnessSpec:
                 for severity in self.severities_of(family, name):
                     check_severity(family.corruptions.get(name), severity)
         if self.corruptions == DEFAULT and self.severities != DEFAULT:
-            for family in families:
-                for name in family.default_corruptions:
-                    for severity in self.severities:
-                        check_severity(family.corruptions.get(name), severity)
+            # Without the dataset only the widest range is known; with it, every default corruption's own.
+            names = [(f, n) for f in families for n in f.default_corruptions]
+            widest = max(names, key=lambda fn: fn[0].corruptions.get(fn[1]).max_severity)
+            for family, name in names if data is not None else [widest]:
+                for severity in self.severities:
+                    check_severity(family.corruptions.get(name), severity)
 
     def resolved(self, data: RealData) -> dict[str, Any]:
         """The concrete settings for ``data`` (defaults filled in): what a record stores and hashes."""

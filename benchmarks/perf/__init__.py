@@ -1,0 +1,1 @@
+"""Stand-alone speed measurements (``python -m benchmarks.perf.<name>``)."""
