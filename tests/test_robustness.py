@@ -180,3 +180,10 @@ def test_severities_are_checked_per_corruption_once_the_dataset_is_known(digits)
     with pytest.raises(UserError, match="outside stripe's range 0..1"):
         spec.check(digits)  # MNIST-C's stripe has a single level
     RobustnessSpec(corruptions=("fog", "rotate"), severities=(0, 1, 5)).check(digits)
+
+
+def test_autoattack_runs_through_the_wrapper_and_is_no_weaker_than_pgd(digits, trained, cpu):
+    spec = RobustnessSpec(corruptions=(), attacks=("pgd", "autoattack"), epsilons=(0.3,), subset=16)
+    out = robustness_panel(trained, digits, spec, cpu, "fp32")
+    assert out["attack_acc"]["autoattack"]["0.3"] <= out["attack_acc"]["pgd"]["0.3"] < out["attack_clean_acc"]
+    assert out["corruption_acc"] == {} and out["mean_corruption_acc"] is None
