@@ -80,14 +80,40 @@ def evaluate_seeds(dss: list[DistilledSet], data: RealData, cfgs: list[EvalConfi
                 acc = accuracy(chosen.model, data, data.test_x, data.test_y, device, c.precision,
                                chosen.eval_batch, chosen.predict)
             tests.append((acc, test_t.seconds))
+    panels = [_panel(best[j][1], data, c, device) for j, c in enumerate(cfgs)]  # type: ignore[index]
     test_flops = _test_flops(best[0][1].model, data)  # type: ignore[index]
     peak = matmul_peak_flops(str(device), cfgs[0].precision)
     out = []
     for j, c in enumerate(cfgs):
         val_acc, chosen = best[j]  # type: ignore[misc]
         test_acc, test_s = tests[j]
-        out.append(_result(c, dss[j], chosen, val_acc, test_acc, tried[j], train_s[j], test_s, total.seconds / k,
-                           len(grid), test_flops, peak, device))
+        result = _result(c, dss[j], chosen, val_acc, test_acc, tried[j], train_s[j], test_s, total.seconds / k,
+                         len(grid), test_flops, peak, device)
+        if panels[j] is not None:
+            panel = dict(panels[j])
+            result["cost"]["robustness"] = panel.pop("cost")  # timings beside the numbers
+            result["metrics"]["robustness"] = {**panel, "summary": robustness_summary(panel)}
+        out.append(result)
+    return out
+
+
+def _panel(chosen: TrainResult, data: RealData, cfg: EvalConfig, device: torch.device) -> dict[str, Any] | None:
+    """The robustness panel of the selected model, when the cell asks for one (test split only, after selection)."""
+    if cfg.robustness is None:
+        return None
+    from benchmarks.robustness import RobustnessSpec, robustness_panel
+
+    return robustness_panel(chosen.model, data, RobustnessSpec.from_dict(cfg.robustness), device, cfg.precision)
+
+
+def robustness_summary(panel: dict[str, Any]) -> dict[str, float]:
+    """The panel's headline numbers, flat, for tables: clean, mean corruption and each attack at each epsilon."""
+    out = {"clean_acc": panel["clean_acc"]}
+    if panel.get("mean_corruption_acc") is not None:
+        out["mean_corruption_acc"] = panel["mean_corruption_acc"]
+    for attack, by_eps in sorted(panel["attack_acc"].items()):
+        for eps, acc in by_eps.items():
+            out[f"{attack}@{eps}"] = acc
     return out
 
 

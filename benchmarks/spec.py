@@ -62,8 +62,8 @@ class EvalConfig:
     steps_offset: int = _opt(0, "added to the step count (robustness to the training length)")
     order_seed: int | None = _opt(None, "seeds the example order apart from the initialisation (default: seed)")
     lr_from_artifact: bool = _opt(False, "train with the learning rate the artifact suggests (its hints), if any")
-    robustness: dict[str, Any] | None = _opt(None, "robustness panel settings (a suite's [robustness] table, {} for "
-                                                   "the dataset family's defaults); None: not measured")
+    robustness: dict[str, Any] | None = _opt(None, "robustness panel settings (a suite's [eval.robustness] table, {} "
+                                                   "for the dataset family's defaults); None: not measured")
 
     def resolved(self) -> dict[str, Any]:
         """The config with defaults filled in (lr, loss params): what a cell key hashes."""
@@ -107,6 +107,10 @@ class EvalConfig:
             raise UserError(f"learning rates and lr_grid multipliers must be positive finite numbers, got {lrs}")
         OPTIMIZERS.get(self.optimizer)
         self.loss_spec()
+        if self.robustness is not None:
+            from benchmarks.robustness import RobustnessSpec
+
+            RobustnessSpec.from_dict(self.robustness)
 
 
 EVAL_FIELDS = tuple(f.name for f in fields(EvalConfig))

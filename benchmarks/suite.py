@@ -32,8 +32,7 @@ else:  # pragma: no cover
 GRID_KEYS = ("datasets", "methods", "ipc", "models", "optimizers", "losses", "augment", "seeds", "eval_seeds",
              "iterations", "seconds")
 GRID_EVAL_AXES = ("model", "optimizer", "loss", "augment", "seed")  # EvalConfig fields the [grid] varies
-OWN_TABLES = ("robustness",)  # EvalConfig fields with a top-level table of their own
-EVAL_KEYS = tuple(f for f in EVAL_FIELDS if f not in GRID_EVAL_AXES + OWN_TABLES)  # [eval]: the rest
+EVAL_KEYS = tuple(f for f in EVAL_FIELDS if f not in GRID_EVAL_AXES)  # [eval]: the rest ([eval.robustness] a table)
 
 
 TOP_KEYS = ("name", "description", "grid", "eval", "methods", "iterations", "sweep", "method_losses", "published")
@@ -181,7 +180,7 @@ def parse_suite(doc: dict[str, Any], default_name: str = "suite", source: str = 
     return suite
 
 
-SWEEPABLE = tuple(k for k in EVAL_KEYS if k not in ("lr", "lr_grid"))
+SWEEPABLE = tuple(k for k in EVAL_KEYS if k not in ("lr", "lr_grid", "robustness"))
 
 
 def _parse_sweep(doc: dict[str, Any], name: str) -> dict[str, list[Any]]:

@@ -187,3 +187,24 @@ def test_autoattack_runs_through_the_wrapper_and_is_no_weaker_than_pgd(digits, t
     out = robustness_panel(trained, digits, spec, cpu, "fp32")
     assert out["attack_acc"]["autoattack"]["0.3"] <= out["attack_acc"]["pgd"]["0.3"] < out["attack_clean_acc"]
     assert out["corruption_acc"] == {} and out["mean_corruption_acc"] is None
+
+
+def test_a_suite_that_asks_for_the_panel_gets_it_in_every_record(tmp_path, cpu):
+    from benchmarks.runner import run_suite
+    from benchmarks.store import Store
+    from benchmarks.suite import parse_suite
+
+    doc = {"grid": {"datasets": ["digits"], "methods": ["random"], "ipc": [2], "models": ["convnet3_w32"],
+                    "optimizers": ["adam"]},
+           "eval": {"steps": 20, "batch_size": 20,
+                    "robustness": {"corruptions": ["shot_noise", "rotate"], "subset": 40, "pgd_steps": 3}}}
+    assert run_suite(parse_suite(doc), tmp_path, cpu, progress=False)["ok"] == 1
+    (record,) = Store(tmp_path).records()
+    panel = record["metrics"]["robustness"]
+    assert set(panel["corruption_acc"]) == {"shot_noise", "rotate"} and panel["attack_subset"] == 40
+    summary = panel["summary"]
+    assert summary["clean_acc"] == pytest.approx(record["metrics"]["test_acc"], abs=1e-3)  # the same model and test set
+    assert summary["pgd@0.3"] <= summary["fgsm@0.3"] + 1e-9 and "robustness" in record["cost"]
+    doc["eval"]["robustness"] = {"attacks": ["pgdd"]}
+    with pytest.raises(UserError, match="pgd"):
+        parse_suite(doc)
