@@ -39,7 +39,9 @@ def _imports(name: str, path: Path, known: set[str]) -> set[str]:
         if isinstance(node, ast.Import):
             targets = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            subs = [f"{node.module}.{a.name}" for a in node.names if f"{node.module}.{a.name}" in known]
+            # `from pkg import submodule` imports the submodule; anything else is taken from the module itself
+            targets = subs if len(subs) == len(node.names) else [node.module, *subs]
         found |= {t for t in targets if t in known}
     return found - {name}
 
