@@ -15,7 +15,7 @@ import pandas as pd
 
 from benchmarks.errors import UserError
 from benchmarks.paths import reports_dir
-from reports.generate import load_records, to_frame
+from reports.frame import load_records, to_frame
 
 # The evaluation protocol: two rows compare (or one is a reference for the other) only when all of these agree.
 PROTOCOL = ["model", "optimizer", "augment", "base_lr", "lr_grid", "weight_decay", "schedule", "steps_cfg",

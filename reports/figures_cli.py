@@ -14,7 +14,8 @@ from benchmarks.errors import UserError
 from benchmarks.spec import cell_key
 from reports import figures
 from reports.cells import suite_records_dir
-from reports.generate import load_records, summarise, to_frame
+from reports.frame import load_records, to_frame
+from reports.generate import summarise
 from reports.latex import pivot_latex, summary_latex
 
 FORMATS = ("pdf", "svg", "png")

@@ -25,7 +25,7 @@ from scipy import stats
 from tabulate import tabulate
 
 from benchmarks.errors import UserError, suggest
-from reports.generate import load_records, to_frame
+from reports.frame import load_records, to_frame
 
 LABEL_REGIMES = {"hard": "hard", "soft": "static soft", "online": "online soft"}
 LEARNED_LABEL_METHODS = ("ld",)  # these methods and their ``<name>_*`` variants learn their labels

@@ -5,7 +5,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from reports.generate import load_records, summarise, to_frame
+from reports.frame import load_records, to_frame
+from reports.generate import summarise
 from reports.latex import pivot_latex, summary_latex, to_latex
 
 REPO = Path(__file__).resolve().parents[1]

@@ -7,7 +7,8 @@ import pytest
 from benchmarks.runner import run_suite
 from benchmarks.spec import validate_record
 from benchmarks.suite import parse_suite
-from reports.generate import CSV_COLUMNS, write_report
+from reports.frame import CSV_COLUMNS
+from reports.generate import write_report
 
 REPO = Path(__file__).resolve().parents[1]
 ISSUE_COLUMNS = ["suite", "dataset", "method", "ipc", "model", "optimizer", "loss", "seed", "status", "test_acc",
