@@ -21,9 +21,11 @@ from typing import Any
 import torch
 
 from benchmarks.data import load_dataset
-from benchmarks.evaluator import EvalConfig, accuracy, train
 from benchmarks.methods import Budget, run_method
+from benchmarks.metrics import accuracy
 from benchmarks.robustness import RobustnessSpec, robustness_panel
+from benchmarks.spec import EvalConfig
+from benchmarks.training import train
 
 
 def measure(dataset: str, model: str, ipc: int, steps: int, subset: int, device: torch.device) -> dict[str, Any]:
