@@ -159,3 +159,11 @@ def test_a_new_method_file_is_listed_runs_in_a_suite_and_is_tested(plugin_file, 
                                 str(REPO / "tests" / "test_methods.py")], capture_output=True, text=True,
                                cwd=REPO, timeout=300)
     assert "test_every_method_makes_an_artifact_the_evaluator_trains_on[zz_first_images]" in collected.stdout
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("benchmarks.perf.")))
+def test_measurement_scripts_still_import(module):
+    """Nothing imports the perf scripts, so this is what keeps them in step with the harness."""
+    import importlib
+
+    importlib.import_module(module)
