@@ -81,11 +81,14 @@ def cmd_list(args: argparse.Namespace) -> None:
     if args.long and extra:
         headers = headers + extra[0]
         rows = [r + x for r, x in zip(rows, extra[1](), strict=True)]
+    table = tabulate(rows, headers=headers, tablefmt="simple")
     if not args.long:  # the last column (a description) is cut so the table fits WIDTH columns
-        fixed = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(h) for i, h in enumerate(headers[:-1])]
-        room = max(20, WIDTH - sum(fixed) - 2 * len(fixed) - 1)
-        rows = [r[:-1] + [textwrap.shorten(str(r[-1]), room, placeholder="...")] for r in rows]
-    print(tabulate(rows, headers=headers, tablefmt="simple"))
+        rule = tabulate([r[:-1] + ["x"] for r in rows], headers=headers[:-1] + ["x"], tablefmt="simple").splitlines()[1]
+        lead = rule.rfind("  ") + 2  # where the last column starts (tabulate pads every column)
+        room = max(20, WIDTH - lead)
+        table = tabulate([r[:-1] + [textwrap.shorten(str(r[-1]), room, placeholder="...")] for r in rows],
+                         headers=headers, tablefmt="simple")
+    print(table)
     if args.what == "models":
         print("\nAny other timm model name works too (with a small stem where ddbench knows the family).")
 

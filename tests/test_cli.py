@@ -99,3 +99,17 @@ def test_teacher_train_then_list(tmp_path, capsys, monkeypatch):
     assert record["dataset"] == "digits" and record["classes"] == [str(c) for c in range(10)]
     assert main(["teacher", "list"]) == 0
     assert record["key"] in capsys.readouterr().out
+
+
+def test_version_prints_the_package_version(tmp_path):
+    from importlib.metadata import version
+
+    p = run_cli("--version", cwd=tmp_path)
+    assert p.returncode == 0 and p.stdout.strip() == f"ddbench {version('ddbench')}"
+
+
+def test_list_without_a_kind_names_the_kinds_and_fits_100_columns(capsys):
+    assert main(["list"]) == 0
+    assert all(kind in capsys.readouterr().out for kind in LISTS)
+    assert main(["list", "methods"]) == 0
+    assert max(len(line) for line in capsys.readouterr().out.splitlines()) <= 100
