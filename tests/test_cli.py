@@ -110,6 +110,7 @@ def test_version_prints_the_package_version(tmp_path):
 
 def test_list_without_a_kind_names_the_kinds_and_fits_100_columns(capsys):
     assert main(["list"]) == 0
-    assert all(kind in capsys.readouterr().out for kind in LISTS)
+    out = capsys.readouterr().out
+    assert all(kind in out for kind in LISTS)
     assert main(["list", "methods"]) == 0
     assert max(len(line) for line in capsys.readouterr().out.splitlines()) <= 100
