@@ -12,7 +12,6 @@ import sys
 import tempfile
 import traceback
 from importlib.metadata import entry_points
-from pathlib import Path
 
 import benchmarks
 from benchmarks.commandline import COMMANDS, Parser

@@ -10,11 +10,10 @@ runs those again too).
 from __future__ import annotations
 
 import traceback
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import safetensors
 import torch
@@ -32,7 +31,9 @@ from benchmarks.store import Store
 from benchmarks.suite import Suite
 from benchmarks.teachers import label_cost
 
-ARTIFACTS_IN_MEMORY = 8
+if TYPE_CHECKING:
+    from benchmarks.executors import Executor
+
 ENVIRONMENT_ERRORS = (OSError, MemoryError, safetensors.SafetensorError)
 
 
@@ -115,6 +116,16 @@ class DistillationFailed(Exception):
         super().__init__(f"distillation failed: {error_text(cause)}")
         self.cause = cause
 
+    def __reduce__(self) -> tuple[Any, ...]:  # crosses process boundaries (Ray) with its message intact
+        return (_restore_failed, (str(self), self.cause))
+
+
+def _restore_failed(message: str, cause: BaseException) -> DistillationFailed:
+    failed = DistillationFailed.__new__(DistillationFailed)
+    Exception.__init__(failed, message)
+    failed.cause = cause
+    return failed
+
 
 Outcome = tuple[dict[str, Any] | None, BaseException | None]
 
@@ -187,42 +198,34 @@ def plan(suite: Suite, store: Store, retry_errors: bool = False, limit: int | No
     return Plan(cells, len(cells) - len(missing), len(missing) - len(todo), list(groups.values()))
 
 
-def run_suite(suite: Suite, records_dir: Path, device: torch.device, data_root: str | None = None,
+def run_suite(suite: Suite, records_dir: Path, device: torch.device | str, data_root: str | None = None,
               limit: int | None = None, retry_errors: bool = False, progress: bool = True,
               on_record: Callable[[dict[str, Any]], None] | None = None,
-              shard: tuple[int, int] | None = None, cached_only: bool = False) -> dict[str, int]:
+              shard: tuple[int, int] | None = None, cached_only: bool = False,
+              executor: Executor | None = None) -> dict[str, int]:
     """Run every cell not yet stored; returns counts. ``shard=(k, n)`` keeps the cells of every n-th artifact
     starting at the k-th, so n processes split a suite. ``cached_only`` evaluates only cells whose artifact
-    is already cached (another suite or process is distilling the rest)."""
+    is already cached (another suite or process is distilling the rest). The executor (default: in this
+    process) computes the records; only this driver writes them."""
+    from benchmarks.executors import make_executor
+
     store = Store(records_dir)
     p = plan(suite, store, retry_errors, limit, shard, cached_only)
     counts = {"cells": len(p.cells), "stored": p.stored, "not_selected": p.not_selected, "ok": 0, "error": 0}
-    artifacts: OrderedDict[str, tuple[DistilledSet | None, BaseException | None]] = OrderedDict()
+    runner = executor or make_executor("inprocess")
     bar = tqdm(total=p.todo, desc=suite.name, unit="cell", disable=not progress or not p.todo)
-    for group in p.groups:
-        dss, errs = [], []
-        for cell in group:
-            if cell.distill_key not in artifacts:
-                bar.set_postfix_str(f"distilling {cell.method} ipc={cell.ipc} seed={cell.distill_seed}")
-                try:
-                    artifacts[cell.distill_key] = (get_artifact(cell, device, data_root), None)
-                except Exception as e:  # a failed distillation fails its cells, not the suite
-                    artifacts[cell.distill_key] = (None, e)
-                while len(artifacts) > ARTIFACTS_IN_MEMORY:
-                    artifacts.popitem(last=False)
-            ds, err = artifacts[cell.distill_key]
-            dss.append(ds)
-            errs.append(None if err is None else DistillationFailed(err))
-        bar.set_postfix_str(f"training {group[0].method}/{group[0].eval.model}/{group[0].eval.optimizer}")
-        for cell, ds, (result, error) in zip(group, dss, evaluate_group(group, dss, errs, data_root, device),
-                                             strict=True):
-            record = make_record(cell, suite, device, ds, result, error)
+    records = runner.run(suite, p.groups, str(device), data_root)
+    try:
+        for cell, record in records:
             store.put(record)
             counts[record["status"]] += 1
             if on_record:
                 on_record(record)
+            acc = record["metrics"].get("test_acc")
             bar.set_postfix_str(f"{cell.method}/{cell.eval.model}/{cell.eval.optimizer}: "
-                                + (f"{result['metrics']['test_acc']:.1f}%" if result else "error"))
+                                + (f"{acc:.1f}%" if record["status"] == "ok" else "error"))
             bar.update(1)
-    bar.close()
+    finally:
+        records.close()  # an interrupted run cancels what the executor still has outstanding
+        bar.close()
     return counts
