@@ -32,7 +32,7 @@ def tiny(ipc: int, steps: int, models: tuple[str, ...] = ("convnet3_w32",)) -> d
 def to_toml(doc: dict) -> str:
     lines = [f'name = "{doc["name"]}"', "[grid]"]
     lines += [f"{k} = {list(v)!r}".replace("'", '"') for k, v in doc["grid"].items()]
-    lines += ["[eval]", "steps = %d" % doc["eval"]["steps"], "batch_size = 20", 'precision = "fp32"', "compile = false"]
+    lines += ["[eval]", f"steps = {doc['eval']['steps']}", "batch_size = 20", 'precision = "fp32"', "compile = false"]
     return "\n".join(lines) + "\n"
 
 
