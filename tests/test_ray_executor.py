@@ -122,3 +122,23 @@ def test_a_killed_driver_restarts_without_redoing_stored_cells(cluster, tmp_path
     assert counts == {"cells": n, "stored": len(before), "not_selected": 0, "ok": n - len(before), "error": 0}
     assert all((records / name).read_bytes() == data for name, data in before.items())  # nothing redone
     assert len(Store(records).scan()) == n
+
+
+class Interrupt(KeyboardInterrupt):
+    pass
+
+
+def test_ctrl_c_cancels_outstanding_tasks_and_keeps_what_was_stored(cluster, tmp_path):
+    suite = parse_suite(tiny(5, 300, ("convnet3_w32", "lenet")))
+
+    def interrupt(record: dict) -> None:
+        raise Interrupt
+
+    with pytest.raises(Interrupt):
+        run_suite(suite, tmp_path, "cpu", progress=False, on_record=interrupt,
+                  executor=RayExecutor(address=cluster.address))
+    assert len(Store(tmp_path).scan()) == 1  # the record stored before the interrupt is kept
+    deadline = time.time() + 30
+    while _ray_workers_running("ddbench-") and time.time() < deadline:
+        time.sleep(0.5)
+    assert not _ray_workers_running("ddbench-"), "tasks kept running after the interrupt"

@@ -63,28 +63,34 @@ class RayExecutor:
         opts = {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus, "max_retries": self.max_retries}
         distill = ray.remote(_distill_task).options(name="ddbench-distill", **opts)
         evaluate = ray.remote(_evaluate_task).options(name="ddbench-evaluate", **opts)
-        artifacts: dict[str, Any] = {}
+        artifacts: dict[str, Any] = {}  # distil task per artifact, kept while an evaluation still needs it
+        readers: dict[str, int] = {}
         pending: dict[Any, list[Cell]] = {}
-        for group in groups:
-            refs = []
-            for cell in group:
-                if cell.distill_key not in artifacts:
-                    artifacts[cell.distill_key] = distill.remote(cell, device, data_root, self.shared_cache, threads)
-                refs.append(artifacts[cell.distill_key])
-            pending[evaluate.remote(group, suite, device, data_root, threads, *refs)] = group
-        outstanding = list(artifacts.values())
-        artifacts.clear()  # each artifact now lives as long as the evaluation tasks that read it
         try:
+            for group in groups:
+                refs = []
+                for cell in group:
+                    if cell.distill_key not in artifacts:
+                        artifacts[cell.distill_key] = distill.remote(cell, device, data_root, self.shared_cache,
+                                                                     threads)
+                    refs.append(artifacts[cell.distill_key])
+                for key in {c.distill_key for c in group}:
+                    readers[key] = readers.get(key, 0) + 1
+                pending[evaluate.remote(group, suite, device, data_root, threads, *refs)] = group
             while pending:
                 [done], _ = ray.wait(list(pending), num_returns=1)
                 group = pending.pop(done)
+                for key in {c.distill_key for c in group}:  # an artifact no evaluation needs is freed
+                    readers[key] -= 1
+                    if not readers[key]:
+                        del artifacts[key]
                 try:
                     records = ray.get(done)
                 except ray.exceptions.RayError as e:  # retries exhausted: stored as an environment error
                     records = [_lost_record(cell, suite, e) for cell in group]
                 yield from zip(group, records, strict=True)
         finally:
-            for ref in [*pending, *outstanding]:
+            for ref in [*pending, *artifacts.values()]:  # what is left when interrupted or closed early
                 try:
                     ray.cancel(ref, force=True)
                 except Exception:  # noqa: S110 - a finished or already-cancelled task needs nothing
