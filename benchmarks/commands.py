@@ -193,8 +193,8 @@ def suite_dirs(suite_name: str, records_dir: str | None, report_dir: str | None)
 @command("run", _add_run)
 def cmd_run(args: argparse.Namespace) -> None:
     from benchmarks.cost import resolve_device
+    from benchmarks.driver import run_suite
     from benchmarks.executors import make_executor
-    from benchmarks.runner import run_suite
     from benchmarks.suite import load_suite
 
     remote = args.executor == "ray" and args.address is not None

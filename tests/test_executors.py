@@ -7,9 +7,10 @@ import sys
 
 import pytest
 
+from benchmarks.driver import plan
 from benchmarks.errors import UserError
 from benchmarks.executors import make_executor
-from benchmarks.runner import DistillationFailed, plan
+from benchmarks.runner import DistillationFailed
 from benchmarks.store import Store
 from benchmarks.suite import parse_suite
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.driver import run_suite
 from benchmarks.executors.ray_executor import LOOPBACK_ENV, RayExecutor
-from benchmarks.runner import run_suite
 from benchmarks.store import Store
 from benchmarks.suite import parse_suite
 

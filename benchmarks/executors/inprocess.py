@@ -9,7 +9,7 @@ from typing import Any
 
 from benchmarks.artifact import DistilledSet
 from benchmarks.cost import resolve_device
-from benchmarks.executors import EXECUTORS
+from benchmarks.executors.base import EXECUTORS
 from benchmarks.runner import DistillationFailed, evaluate_group, get_artifact, make_record
 from benchmarks.spec import Cell
 from benchmarks.suite import Suite

@@ -15,7 +15,7 @@ import torch
 
 from benchmarks.artifact import DistilledSet, load_artifact
 from benchmarks.errors import UserError
-from benchmarks.executors import EXECUTORS
+from benchmarks.executors.base import EXECUTORS
 from benchmarks.spec import Cell
 from benchmarks.suite import Suite
 
