@@ -1,4 +1,4 @@
-"""The work of one cell: its artifact (cached or distilled), its evaluation group, its record (the driver, ``benchmarks.driver``, plans and stores).
+"""The work of one cell: its artifact (cached or distilled), its evaluation, its record (``benchmarks.driver`` stores).
 
 A failing cell becomes an ``error`` record and the suite goes on; records are written one by one
 and atomically, so an interrupted run resumes where it stopped. An error caused by the environment
