@@ -177,6 +177,16 @@ def _add_run(sub: Any) -> None:
                    help="evaluate only cells whose artifact is already cached (leave distillation to another run)")
     r.add_argument("--no-report", action="store_true")
     r.add_argument("--no-progress", action="store_true", help="the same as --quiet")
+    x = r.add_argument_group("executor", "where the cells run (records are written by this process only)")
+    x.add_argument("--executor", default="inprocess", choices=("inprocess", "ray"),
+                   help="inprocess (default) or ray: one Ray task per artifact and per evaluation group")
+    x.add_argument("--address", default=None,
+                   help="ray: an existing cluster (auto or HOST:PORT); default: a local Ray bound to 127.0.0.1")
+    x.add_argument("--num-cpus", type=finite, default=1.0, help="ray: CPUs per task (torch threads) (default: 1)")
+    x.add_argument("--num-gpus", type=finite, default=0.0, help="ray: GPUs per task (default: 0)")
+    x.add_argument("--max-retries", type=int, default=3, help="ray: retries of a task whose worker died (default: 3)")
+    x.add_argument("--shared-cache", default=None, metavar="DIR",
+                   help="ray: a folder every node sees; artifacts go there instead of through the object store")
     common_flags(r)
     r.set_defaults(interrupt_hint="stored records are kept; run the same command again to resume")
 
@@ -194,15 +204,20 @@ def suite_dirs(suite_name: str, records_dir: str | None, report_dir: str | None)
 @command("run", _add_run)
 def cmd_run(args: argparse.Namespace) -> None:
     from benchmarks.cost import resolve_device
-    from benchmarks.runner import run_suite
+    from benchmarks.driver import run_suite
+    from benchmarks.executors import make_executor
     from benchmarks.suite import load_suite
 
-    device = resolve_device(args.device)
+    remote = args.executor == "ray" and args.address is not None
+    device = args.device if remote else str(resolve_device(args.device))  # a remote cluster's workers resolve it
     shard = parse_shard(args.shard)
     suite = load_suite(args.suite)
     records, report = suite_dirs(suite.name, args.records_dir, args.report_dir)
+    options = {"address": args.address, "num_cpus": args.num_cpus, "num_gpus": args.num_gpus,
+               "max_retries": args.max_retries, "shared_cache": args.shared_cache} if args.executor == "ray" else {}
     counts = run_suite(suite, records, device, args.data_root, limit=args.limit, retry_errors=args.retry_errors,
-                       progress=not (args.no_progress or args.quiet), shard=shard, cached_only=args.cached_only)
+                       progress=not (args.no_progress or args.quiet), shard=shard, cached_only=args.cached_only,
+                       executor=make_executor(args.executor, **options))
     left = f", {counts['not_selected']} left for another run" if counts["not_selected"] else ""
     left += f", {counts['other']} stored by a concurrent run" if counts["other"] else ""
     print(f"{suite.name}: {counts['cells']} cells, {counts['stored']} already stored, "

@@ -19,6 +19,7 @@ from benchmarks import progress
 from benchmarks.artifact import DistilledSet
 from benchmarks.cost import count_flops, matmul_peak_flops, mfu_fields, peak_memory_bytes, reset_peak_memory, timed
 from benchmarks.data import RealData
+from benchmarks.energy import datasheet_peak_flops, measured
 from benchmarks.metrics import accuracy, val_subset
 from benchmarks.spec import EvalConfig, resolve_stacking
 from benchmarks.training import FLOP_PROBE, TrainResult, stackable, train_group
@@ -62,7 +63,7 @@ def evaluate_seeds(dss: list[DistilledSet], data: RealData, cfgs: list[EvalConfi
     best: list[tuple[float, TrainResult] | None] = [None] * k
     tried: list[dict[str, float]] = [{} for _ in range(k)]
     train_s = [0.0] * k
-    with timed(device) as total:
+    with measured(device) as total:
         candidates = progress.bar(grid, desc="lr grid", unit="lr") if len(grid) > 1 else grid
         for lr in candidates:
             for j, res in enumerate(train_group(dss, data, cfgs, lr, device, stacked=stack)):
@@ -82,13 +83,15 @@ def evaluate_seeds(dss: list[DistilledSet], data: RealData, cfgs: list[EvalConfi
             tests.append((acc, test_t.seconds))
     panels = [_panel(best[j][1], data, c, device) for j, c in enumerate(cfgs)]  # type: ignore[index]
     test_flops = _test_flops(best[0][1].model, data)  # type: ignore[index]
-    peak = matmul_peak_flops(str(device), cfgs[0].precision)
+    tabled = datasheet_peak_flops(total.hardware.get("name", ""), cfgs[0].precision) if device.type == "cuda" else None
+    peak = tabled or matmul_peak_flops(str(device), cfgs[0].precision)
+    hw_cost = {"peak_source": "datasheet" if tabled else "measured", **total.fields(share=k)}  # energy: 1/k each
     out = []
     for j, c in enumerate(cfgs):
         val_acc, chosen = best[j]  # type: ignore[misc]
         test_acc, test_s = tests[j]
         result = _result(c, dss[j], chosen, val_acc, test_acc, tried[j], train_s[j], test_s, total.seconds / k,
-                         len(grid), test_flops, peak, device)
+                         len(grid), test_flops, peak, device, hw_cost)
         if panels[j] is not None:
             panel = dict(panels[j])
             result["cost"]["robustness"] = panel.pop("cost")  # timings beside the numbers
@@ -119,7 +122,7 @@ def robustness_summary(panel: dict[str, Any]) -> dict[str, float]:
 
 def _result(c: EvalConfig, ds: DistilledSet, chosen: TrainResult, val_acc: float, test_acc: float,
             tried: dict[str, float], train_s: float, test_s: float, wall_s: float, n_lrs: int, test_flops: int,
-            peak: float, device: torch.device) -> dict[str, Any]:
+            peak: float, device: torch.device, hw_cost: dict[str, Any]) -> dict[str, Any]:
     """One cell's metrics, cost and execution, as the record stores them."""
     n_train = c.steps * min(c.batch_size, len(ds.images)) * n_lrs
     train_flops = chosen.flops_per_step * c.steps * n_lrs
@@ -144,6 +147,7 @@ def _result(c: EvalConfig, ds: DistilledSet, chosen: TrainResult, val_acc: float
             "achieved_flops_per_s": round(achieved, 1),
             **mfu_fields(achieved, peak),
             "peak_mem_bytes": peak_memory_bytes(device),
+            **hw_cost,
         },
         "execution": {"precision": c.precision, "compiled": chosen.compiled, "stacked_models": chosen.stacked},
         "adaptation": chosen.adaptation,

@@ -1,4 +1,4 @@
-"""Run a suite: distil each missing artifact once (cached), evaluate every missing cell, store records.
+"""The work of one cell: its artifact (cached or distilled), its evaluation, its record (``benchmarks.driver`` stores).
 
 A failing cell becomes an ``error`` record and the suite goes on; records are written one by one
 and atomically, so an interrupted run resumes where it stopped. An error caused by the environment
@@ -9,12 +9,8 @@ runs those again too).
 
 from __future__ import annotations
 
-import os
-import time
 import traceback
-from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,21 +18,17 @@ import safetensors
 import torch
 
 from benchmarks.artifact import DistilledSet, load_artifact
-from benchmarks.claims import release, try_claim
 from benchmarks.cost import provenance
 from benchmarks.data import load_dataset
 from benchmarks.errors import UserError
 from benchmarks.evaluator import evaluate_seeds
 from benchmarks.methods import Budget, run_method
 from benchmarks.paths import cache_dir
-from benchmarks.progress import bar, stage, write
+from benchmarks.progress import write
 from benchmarks.spec import RECORD_SCHEMA, Cell
-from benchmarks.store import Store
 from benchmarks.suite import Suite
 from benchmarks.teachers import label_cost
 
-ARTIFACTS_IN_MEMORY = 8
-CLAIM_POLL_S = 0.5  # how often a run looks again at groups another run has claimed
 ENVIRONMENT_ERRORS = (OSError, MemoryError, safetensors.SafetensorError)
 
 
@@ -119,6 +111,16 @@ class DistillationFailed(Exception):
         super().__init__(f"distillation failed: {error_text(cause)}")
         self.cause = cause
 
+    def __reduce__(self) -> tuple[Any, ...]:  # crosses process boundaries (Ray) with its message intact
+        return (_restore_failed, (str(self), self.cause))
+
+
+def _restore_failed(message: str, cause: BaseException) -> DistillationFailed:
+    failed = DistillationFailed.__new__(DistillationFailed)
+    Exception.__init__(failed, message)
+    failed.cause = cause
+    return failed
+
 
 Outcome = tuple[dict[str, Any] | None, BaseException | None]
 
@@ -145,135 +147,3 @@ def evaluate_group(cells: list[Cell], dss: list[DistilledSet | None], errors: li
         except Exception as e:
             out[i] = (None, e)
     return out
-
-
-@dataclass
-class Plan:
-    """What a run will do: every cell of the suite, and the ones to run now grouped for evaluation."""
-
-    cells: list[Cell]
-    stored: int  # cells already stored
-    not_selected: int  # missing cells left out by --shard, --cached-only or --limit
-    groups: list[list[Cell]]
-
-    @property
-    def todo(self) -> int:
-        return sum(len(g) for g in self.groups)
-
-
-def plan(suite: Suite, store: Store, retry_errors: bool = False, limit: int | None = None,
-         shard: tuple[int, int] | None = None, cached_only: bool = False) -> Plan:
-    """The cells to run: not stored (or stored as an error to retry), in this shard, cached if asked, at most ``limit``."""
-    if limit is not None and limit < 0:
-        raise UserError(f"--limit must be 0 or more, got {limit}")
-    stored = store.scan()
-    cells = suite.cells()
-
-    def done(c: Cell) -> bool:
-        r = stored.get(c.key)
-        if r is None:
-            return False
-        return not (r["status"] == "error" and (retry_errors or r.get("error_kind") == "environment"))
-
-    missing = [c for c in cells if not done(c)]
-    todo = missing
-    if shard is not None:
-        order = list(dict.fromkeys(c.distill_key for c in cells))
-        mine = set(order[shard[0] :: shard[1]])
-        todo = [c for c in todo if c.distill_key in mine]
-    if cached_only:
-        todo = [c for c in todo if is_cached(c)]
-    if limit is not None:
-        todo = todo[:limit]
-    groups: dict[str, list[Cell]] = {}
-    for c in todo:  # cells that differ only in seed run together, in first-seen order
-        groups.setdefault(_seedless(c), []).append(c)
-    return Plan(cells, len(cells) - len(missing), len(missing) - len(todo), list(groups.values()))
-
-
-def run_suite(suite: Suite, records_dir: Path, device: torch.device, data_root: str | None = None,
-              limit: int | None = None, retry_errors: bool = False, progress: bool = True,
-              on_record: Callable[[dict[str, Any]], None] | None = None,
-              shard: tuple[int, int] | None = None, cached_only: bool = False) -> dict[str, int]:
-    """Run every cell not yet stored; returns counts. ``shard=(k, n)`` keeps the cells of every n-th artifact
-    starting at the k-th, so n processes split a suite. ``cached_only`` evaluates only cells whose artifact
-    is already cached (another suite or process is distilling the rest). Groups another run has claimed
-    (``benchmarks.claims``) are left to it and come back once its claim is gone ("other" counts the cells
-    it stored)."""
-    store = Store(records_dir)
-    p = plan(suite, store, retry_errors, limit, shard, cached_only)
-    counts = {"cells": len(p.cells), "stored": p.stored, "not_selected": p.not_selected, "ok": 0, "error": 0,
-              "other": 0}
-    written_before = {c.key: _mtime(store.path(c.key)) for g in p.groups for c in g}
-    artifacts: OrderedDict[str, tuple[DistilledSet | None, BaseException | None]] = OrderedDict()
-    cells_bar = bar(total=p.todo, desc=suite.name, unit="cell", outer=True, disable=not progress or not p.todo)
-    pending = p.groups
-    while pending:
-        waiting = []
-        for group in pending:
-            claim = try_claim(store.dir, _seedless(group[0])) if _writable(store.dir) else None
-            if claim is None and _writable(store.dir):
-                waiting.append(group)
-                continue
-            try:
-                mine = [c for c in group if _mtime(store.path(c.key)) == written_before[c.key]]
-                counts["other"] += len(group) - len(mine)
-                cells_bar.update(len(group) - len(mine))
-                if mine:
-                    _run_group(mine, suite, store, device, data_root, artifacts, counts, cells_bar, on_record)
-            finally:
-                if claim is not None:
-                    release(claim)
-        if len(waiting) == len(pending):
-            time.sleep(CLAIM_POLL_S)
-        pending = waiting
-    cells_bar.close()
-    return counts
-
-
-def _mtime(path: Path) -> int | None:
-    try:
-        return path.stat().st_mtime_ns
-    except OSError:
-        return None
-
-
-def _writable(directory: Path) -> bool:
-    """Whether claims can be made in the records folder (creating it if needed); when not, storing the first
-    record fails with the store's own one-line error."""
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return False
-    return os.access(directory, os.W_OK)
-
-
-def _run_group(group: list[Cell], suite: Suite, store: Store, device: torch.device, data_root: str | None,
-               artifacts: OrderedDict[str, tuple[DistilledSet | None, BaseException | None]],
-               counts: dict[str, int], cells_bar: Any, on_record: Callable[[dict[str, Any]], None] | None) -> None:
-    """Distil (or load) the group's artifacts, evaluate its cells together and store one record per cell."""
-    dss, errs = [], []
-    for cell in group:
-        if cell.distill_key not in artifacts:
-            cells_bar.set_postfix_str(f"distilling {cell.method} ipc={cell.ipc} seed={cell.distill_seed}")
-            try:
-                artifacts[cell.distill_key] = (get_artifact(cell, device, data_root), None)
-            except Exception as e:  # a failed distillation fails its cells, not the suite
-                artifacts[cell.distill_key] = (None, e)
-            while len(artifacts) > ARTIFACTS_IN_MEMORY:
-                artifacts.popitem(last=False)
-        ds, err = artifacts[cell.distill_key]
-        dss.append(ds)
-        errs.append(None if err is None else DistillationFailed(err))
-    cells_bar.set_postfix_str(f"training {group[0].method}/{group[0].eval.model}/{group[0].eval.optimizer}")
-    with stage(f"evaluate {group[0].method} ipc={group[0].ipc}"):
-        outcomes = evaluate_group(group, dss, errs, data_root, device)
-    for cell, ds, (result, error) in zip(group, dss, outcomes, strict=True):
-        record = make_record(cell, suite, device, ds, result, error)
-        store.put(record)
-        counts[record["status"]] += 1
-        if on_record:
-            on_record(record)
-        cells_bar.set_postfix_str(f"{cell.method}/{cell.eval.model}/{cell.eval.optimizer}: "
-                            + (f"{result['metrics']['test_acc']:.1f}%" if result else "error"))
-        cells_bar.update(1)

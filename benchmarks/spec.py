@@ -175,10 +175,11 @@ RECORD_FIELDS: dict[str, str] = {
     "metrics": "test_acc and val_acc (%), final_loss, diverged, lr (chosen), lr_val_acc (val acc per tried lr), "
                "steps (trained), and robustness (when the suite asks for it)",
     "cost": "wall_s, train_s, test_s (s), flops, train_flops, images_per_s, achieved_flops_per_s, mfu (<= 1), "
-            "matmul_peak_flops_per_s (the measured or pinned peak), mfu_peak_flops_per_s (mfu's denominator: "
-            "max(peak, achieved)), mfu_peak_raised (achieved > peak), peak_mem_bytes; distill_wall_s, label_bytes, "
-            "label_storage_bytes, "
-            "teacher_flops_per_step",
+            "matmul_peak_flops_per_s (the measured, pinned or datasheet peak), peak_source ('datasheet' dense peak of "
+            "a tabled GPU, else 'measured' matmul), mfu_peak_flops_per_s (mfu's denominator: max(peak, achieved)), "
+            "mfu_peak_raised (achieved > peak), peak_mem_bytes; energy_j (J, or 'not measured') and energy_source "
+            "('rapl', 'nvml' or null); cpu_hours, or gpu_hours, gpu_name, gpu_count (CUDA); distill_wall_s, "
+            "label_bytes, label_storage_bytes, teacher_flops_per_step; robustness (the panel's timings)",
     "execution": "what the machine made of the auto choices: precision, compiled, stacked_models",
     "artifact": "the evaluated artifact: hash (content), label_kind, n_images (null when distillation failed)",
     "adaptation": "how the architecture was adapted to the data size (stem changes), or null",

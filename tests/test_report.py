@@ -4,7 +4,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmarks.runner import run_suite
+from benchmarks.driver import run_suite
 from benchmarks.spec import validate_record
 from benchmarks.suite import parse_suite
 from reports.frame import CSV_COLUMNS

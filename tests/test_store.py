@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from benchmarks.runner import run_suite
+from benchmarks.driver import run_suite
 from benchmarks.spec import RECORD_SCHEMA, cell_key, validate_record
 from benchmarks.store import Store
 from benchmarks.suite import parse_suite

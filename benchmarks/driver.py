@@ -1,0 +1,173 @@
+"""The driver of a run: plan the cells to run, hand the groups to an executor, store each record it yields.
+
+Only this process writes records (atomically, deduplicated by key), whichever executor computed them; an
+interrupted run keeps what was stored and the next run resumes (see ``benchmarks.runner`` for the cell work).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmarks.claims import release, try_claim
+from benchmarks.errors import UserError
+from benchmarks.executors.base import Executor
+from benchmarks.progress import bar
+from benchmarks.runner import _seedless, is_cached
+from benchmarks.spec import Cell
+from benchmarks.store import Store
+from benchmarks.suite import Suite
+
+
+@dataclass
+class Plan:
+    """What a run will do: every cell of the suite, and the ones to run now grouped for evaluation."""
+
+    cells: list[Cell]
+    stored: int  # cells already stored
+    not_selected: int  # missing cells left out by --shard, --cached-only or --limit
+    groups: list[list[Cell]]
+
+    @property
+    def todo(self) -> int:
+        return sum(len(g) for g in self.groups)
+
+
+def plan(suite: Suite, store: Store, retry_errors: bool = False, limit: int | None = None,
+         shard: tuple[int, int] | None = None, cached_only: bool = False) -> Plan:
+    """The cells to run: not stored (or stored as an error to retry), in this shard, cached if asked, at most ``limit``."""
+    if limit is not None and limit < 0:
+        raise UserError(f"--limit must be 0 or more, got {limit}")
+    stored = store.scan()
+    cells = suite.cells()
+
+    def done(c: Cell) -> bool:
+        r = stored.get(c.key)
+        if r is None:
+            return False
+        return not (r["status"] == "error" and (retry_errors or r.get("error_kind") == "environment"))
+
+    missing = [c for c in cells if not done(c)]
+    todo = missing
+    if shard is not None:
+        order = list(dict.fromkeys(c.distill_key for c in cells))
+        mine = set(order[shard[0] :: shard[1]])
+        todo = [c for c in todo if c.distill_key in mine]
+    if cached_only:
+        todo = [c for c in todo if is_cached(c)]
+    if limit is not None:
+        todo = todo[:limit]
+    groups: dict[str, list[Cell]] = {}
+    for c in todo:  # cells that differ only in seed run together, in first-seen order
+        groups.setdefault(_seedless(c), []).append(c)
+    return Plan(cells, len(cells) - len(missing), len(missing) - len(todo), list(groups.values()))
+
+
+def run_suite(suite: Suite, records_dir: Path, device: torch.device | str, data_root: str | None = None,
+              limit: int | None = None, retry_errors: bool = False, progress: bool = True,
+              on_record: Callable[[dict[str, Any]], None] | None = None,
+              shard: tuple[int, int] | None = None, cached_only: bool = False,
+              executor: Executor | None = None) -> dict[str, int]:
+    """Run every cell not yet stored; returns counts. ``shard=(k, n)`` keeps the cells of every n-th artifact
+    starting at the k-th, so n processes split a suite. ``cached_only`` evaluates only cells whose artifact
+    is already cached (another suite or process is distilling the rest). The executor (default: in this
+    process) computes the records; only this driver writes them. A group is claimed (``benchmarks.claims``)
+    just before it is handed over; groups another run holds are left to it and come back once its claim is
+    gone ("other" counts the cells it stored meanwhile)."""
+    from benchmarks.executors import make_executor
+
+    store = Store(records_dir)
+    p = plan(suite, store, retry_errors, limit, shard, cached_only)
+    counts = {"cells": len(p.cells), "stored": p.stored, "not_selected": p.not_selected, "ok": 0, "error": 0,
+              "other": 0}
+    runner = executor or make_executor("inprocess")
+    cells_bar = bar(total=p.todo, desc=suite.name, unit="cell", outer=True, disable=not progress or not p.todo)
+    written_before = {c.key: _mtime(store.path(c.key)) for g in p.groups for c in g}
+    held: dict[str, list[Any]] = {}  # group key -> [claim path or None, cells still to come]
+    pending = p.groups
+    try:
+        while pending:
+            waiting: list[list[Cell]] = []
+            records = runner.run(suite, _claim(pending, store, written_before, counts, cells_bar, held, waiting),
+                                 str(device), data_root)
+            try:
+                for cell, record in records:
+                    _store(record, cell, store, counts, cells_bar, held, on_record)
+            finally:
+                records.close()  # an interrupted run cancels what the executor still has outstanding
+            if waiting and len(waiting) == len(pending):
+                time.sleep(CLAIM_POLL_S)
+            pending = waiting
+    finally:
+        for claim, _ in held.values():
+            if claim is not None:
+                release(claim)
+        cells_bar.close()
+    return counts
+
+
+CLAIM_POLL_S = 0.5  # how often a run looks again at groups another run has claimed
+
+
+def _claim(pending: list[list[Cell]], store: Store, written_before: dict[str, int | None], counts: dict[str, int],
+           cells_bar: Any, held: dict[str, list[Any]], waiting: list[list[Cell]]) -> Iterator[list[Cell]]:
+    """The groups this run may compute, claimed one at a time as the executor asks for them; cells another run
+    stored since planning are dropped (counted as "other"), groups another run holds go to ``waiting``."""
+    writable = _writable(store.dir)
+    for group in pending:
+        claim = try_claim(store.dir, _seedless(group[0])) if writable else None
+        if claim is None and writable:
+            waiting.append(group)
+            continue
+        mine = [c for c in group if _mtime(store.path(c.key)) == written_before[c.key]]
+        counts["other"] += len(group) - len(mine)
+        cells_bar.update(len(group) - len(mine))
+        if not mine:
+            if claim is not None:
+                release(claim)
+            continue
+        held[_seedless(group[0])] = [claim, len(mine)]
+        yield mine
+
+
+def _store(record: dict[str, Any], cell: Cell, store: Store, counts: dict[str, int], cells_bar: Any,
+           held: dict[str, list[Any]], on_record: Callable[[dict[str, Any]], None] | None) -> None:
+    """Write one record, count it, and release its group's claim once the group's last record is in."""
+    store.put(record)
+    counts[record["status"]] += 1
+    if on_record:
+        on_record(record)
+    acc = record["metrics"].get("test_acc")
+    cells_bar.set_postfix_str(f"{cell.method}/{cell.eval.model}/{cell.eval.optimizer}: "
+                              + (f"{acc:.1f}%" if record["status"] == "ok" else "error"))
+    cells_bar.update(1)
+    entry = held.get(_seedless(cell))
+    if entry is not None:
+        entry[1] -= 1
+        if entry[1] == 0:
+            if entry[0] is not None:
+                release(entry[0])
+            del held[_seedless(cell)]
+
+
+def _mtime(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+def _writable(directory: Path) -> bool:
+    """Whether claims can be made in the records folder (creating it if needed); when not, storing the first
+    record fails with the store's own one-line error."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(directory, os.W_OK)

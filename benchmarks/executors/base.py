@@ -1,0 +1,23 @@
+"""The executor interface and registry: an executor takes the plan's groups and yields ``(cell, record)`` pairs;
+only the driver (``benchmarks.driver.run_suite``) writes the store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, Protocol
+
+from benchmarks.registry import Registry
+from benchmarks.spec import Cell
+from benchmarks.suite import Suite
+
+
+class Executor(Protocol):
+    """Computes the records of groups of cells (cells that differ only in seed)."""
+
+    def run(self, suite: Suite, groups: Iterable[list[Cell]], device: str,
+            data_root: str | None) -> Iterator[tuple[Cell, dict[str, Any]]]:
+        """Yield each cell with its record as it completes (any order); stop early on close()."""
+        ...
+
+
+EXECUTORS: Registry[Any] = Registry("executor")
