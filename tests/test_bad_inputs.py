@@ -21,8 +21,8 @@ from safetensors.torch import save_file
 
 from benchmarks.artifact import DistilledSet, _digest, _stored_header
 from benchmarks.cli import main
+from benchmarks.driver import run_suite
 from benchmarks.methods import Budget, run_method
-from benchmarks.runner import run_suite
 from benchmarks.suite import parse_suite
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,6 +11,7 @@ from benchmarks.spec import EvalConfig
 from benchmarks.training import train
 
 
+@pytest.mark.slow  # ConvNet-3 (width 128) for 150 steps: ~1-2 min on 2 cores
 def test_full_digits_convnet3_is_accurate(digits, digits_full, cpu):
     r = evaluate(digits_full, digits, EvalConfig(model="convnet3", optimizer="adam", steps=150, batch_size=64), cpu)
     assert r["metrics"]["test_acc"] >= 95.0

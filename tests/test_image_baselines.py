@@ -13,7 +13,7 @@ MTT_SMALL = {"model": "convnet3_w32", "experts": 1, "expert_epoch_steps": 20, "s
 EXTRA = {"dd": {"model": "convnet3_w32"}, "mtt": MTT_SMALL}
 
 
-@pytest.mark.parametrize("name", MATCHING)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "dd" else n for n in MATCHING])
 def test_matching_loss_decreases_and_the_images_train(name, digits, cpu):
     ds = run_method(name, digits, Budget(1, BUDGET[name]), 0, cpu, {k: v for k, v in {"batch_real": 32, **EXTRA.get(name, {})}.items()
                                                                  if k in METHODS.get(name).params})

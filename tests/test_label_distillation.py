@@ -74,7 +74,9 @@ def test_reset_tracker_resets_after_a_plateau():
     assert any(resets) and t.lengths and t.train_steps(99) == t.lengths[-1]
 
 
-@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+# the coreset strategies train ConvNet-3 (width 128) for 200 steps: minutes on 2 cores, so they run with -m slow
+@pytest.mark.parametrize("strategy", [pytest.param(s, marks=pytest.mark.slow) if s in ("herding", "kcenter") else s
+                                      for s in sorted(STRATEGIES)])
 def test_base_selection_strategies(strategy, digits, cpu):
     idx = select_base(digits, 20, strategy, 0, cpu)
     assert len(idx) == 20 and len(set(idx.tolist())) == 20

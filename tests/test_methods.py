@@ -45,7 +45,7 @@ def test_unknown_method_parameter_is_a_user_error(digits, cpu):
 
 
 def test_ipc_above_class_size_fails_clearly(digits, cpu):
-    with pytest.raises(ValueError, match="fewer than ipc"):
+    with pytest.raises(UserError, match="more than the 125 training images"):
         run_method("random", digits, Budget(1000), 0, cpu)
 
 

@@ -6,7 +6,10 @@ from benchmarks.spec import EvalConfig
 from benchmarks.training import train
 
 
-@pytest.mark.parametrize("name", ZOO.names())
+HEAVY = {"vit_tiny", "resnet18", "efficientnet_b0"}  # ~1-2 min each on 2 cores: run with -m slow
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n for n in ZOO.names()])
 def test_every_zoo_model_trains_on_real_digits(name, digits, digits_full, cpu):
     cfg = EvalConfig(model=name, optimizer="adam", steps=25, batch_size=32, seed=0, schedule="constant")
     res = train(digits_full, digits, cfg, cfg.base_lr(), cpu)

@@ -190,7 +190,7 @@ def test_autoattack_runs_through_the_wrapper_and_is_no_weaker_than_pgd(digits, t
 
 
 def test_a_suite_that_asks_for_the_panel_gets_it_in_every_record(tmp_path, cpu):
-    from benchmarks.runner import run_suite
+    from benchmarks.driver import run_suite
     from benchmarks.store import Store
     from benchmarks.suite import parse_suite
 

@@ -5,8 +5,8 @@ from dataclasses import replace
 import pytest
 import torch
 
-import benchmarks.evaluator as evaluator
 import benchmarks.teachers as teachers
+import benchmarks.training as training
 from benchmarks.errors import UserError
 from benchmarks.evaluator import evaluate
 from benchmarks.methods import Budget, run_method
@@ -48,7 +48,7 @@ def test_online_relabelling_labels_the_augmented_batch_the_student_sees(digits, 
         seen_by_teacher.append(x.clone())
         return real_logits(self, x)
 
-    real_build = evaluator.build_model
+    real_build = training.build_model
 
     def spy_build(*args, **kwargs):
         model, adaptation = real_build(*args, **kwargs)
@@ -56,7 +56,7 @@ def test_online_relabelling_labels_the_augmented_batch_the_student_sees(digits, 
         return model, adaptation
 
     monkeypatch.setattr(teachers.Teacher, "logits", spy_logits)
-    monkeypatch.setattr(evaluator, "build_model", spy_build)
+    monkeypatch.setattr(training, "build_model", spy_build)
     cfg = EvalConfig(model="lenet", optimizer="adam", loss="gift", augment="crop_flip", steps=4, batch_size=10,
                      precision="fp32")
     r = evaluate(ds, digits, cfg, cpu)
