@@ -5,7 +5,6 @@ from benchmarks.models import ZOO, build_model
 from benchmarks.spec import EvalConfig
 from benchmarks.training import train
 
-
 HEAVY = {"vit_tiny", "resnet18", "efficientnet_b0"}  # ~1-2 min each on 2 cores: run with -m slow
 
 
