@@ -12,6 +12,8 @@ from typing import Any
 
 import torch
 
+from benchmarks.cost import timed
+
 NOT_MEASURED = "not measured"
 POWERCAP = Path("/sys/class/powercap")
 
@@ -134,26 +136,17 @@ def hardware(device: torch.device) -> dict[str, Any]:
 
 @contextmanager
 def measured(device: torch.device, powercap: Path = POWERCAP) -> Iterator[Usage]:
-    """Time (CUDA events on a GPU, else the wall clock) and energy of a block, filled in when it ends."""
-    import time
-
+    """Time (``cost.timed``: CUDA events on a GPU, else the wall clock) and energy (NVML on a GPU, RAPL on a CPU,
+    where readable) of a block, filled in when it ends."""
     usage = Usage(hardware=hardware(device))
-    if device.type == "cuda":
-        handle = nvml_handle(device)
-        e0 = nvml_millijoules(handle) if handle is not None else None
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record(torch.cuda.current_stream(device))
-        yield usage
-        end.record(torch.cuda.current_stream(device))
-        end.synchronize()
-        usage.seconds = start.elapsed_time(end) / 1000
-        if handle is not None and e0 is not None:
-            usage.energy_j, usage.energy_source = (nvml_millijoules(handle) - e0) / 1000, "nvml"
-        return
-    domains = rapl_domains(powercap)
+    handle = nvml_handle(device) if device.type == "cuda" else None
+    e0 = nvml_millijoules(handle) if handle is not None else None
+    domains = rapl_domains(powercap) if device.type != "cuda" else []
     r0 = read_rapl(domains) if domains else []
-    t0 = time.perf_counter()
-    yield usage
-    usage.seconds = time.perf_counter() - t0
-    if domains:
+    with timed(device) as t:
+        yield usage
+    usage.seconds = t.seconds
+    if handle is not None and e0 is not None:
+        usage.energy_j, usage.energy_source = (nvml_millijoules(handle) - e0) / 1000, "nvml"
+    elif domains:
         usage.energy_j, usage.energy_source = rapl_joules(domains, r0, read_rapl(domains)), "rapl"

@@ -117,5 +117,6 @@ def test_runs_of_one_auto_precision_cell_on_two_machines_share_a_row(records_dir
         Store(mixed).put(r)
     write_report("mini", mixed, tmp_path / "out")
     md = (tmp_path / "out" / "leaderboard.md").read_text()
-    rows = [line for line in md.splitlines() if line.startswith("| random ") and "lenet" in line]
+    pivot = md.split("### By method x model")[1]
+    rows = [line for line in pivot.splitlines() if line.startswith("| random ") and "lenet" in line]
     assert len(rows) == 1 and "bf16/fp32" in rows[0] and "(2)" in rows[0]
