@@ -18,7 +18,7 @@ from benchmarks.spec import cell_key
 from reports import figures
 from reports.exact import exact_mean, exact_std
 from reports.frame import GROUP, load_records, to_frame
-from reports.sections import robustness_section, scores_section
+from reports.sections import cost_section, robustness_section, scores_section
 
 
 def _pm(series: pd.Series) -> str:
@@ -117,7 +117,8 @@ def leaderboard(df: pd.DataFrame, records: list[dict[str, Any]], suite: str,
         if budgets:
             lines += ["", "### By method and distillation budget (mean over models, optimizers and seeds)", ""]
             lines.append(budget_table(dd, budgets))
-        for section in (scores_section(records, dataset), robustness_section(records, dataset)):
+        for section in (scores_section(records, dataset), robustness_section(records, dataset),
+                        cost_section(records, dataset)):
             lines += ["", *section] if section else []
         lines += ["", "### By method x model (rows) and optimizer (columns)", ""]
         full = summarise(dd, GROUP)

@@ -1,5 +1,5 @@
-"""Leaderboard sections computed from the records beyond accuracy: the field's relative scores (HLR, IOR, LRS)
-and, when the suite measured it, robustness (corruptions, attacks, worst architecture and optimizer)."""
+"""Leaderboard sections computed from the records beyond accuracy: the field's relative scores (HLR, IOR, LRS),
+robustness when the suite measured it (corruptions, attacks, worst architecture and optimizer), and cost."""
 
 from __future__ import annotations
 
@@ -68,3 +68,64 @@ def _worst(records: list[dict[str, Any]], dataset: str) -> dict[tuple[str, str],
             cell = out.setdefault((r["method"], str(r["ipc"])), ["-", "-"])
             cell[j] = f"{r[f'worst_{axis}']} {r['worst']:.2f}"
     return out
+
+
+def _hours(cost: dict[str, Any]) -> tuple[float | None, str | None]:
+    if "gpu_hours" in cost:
+        return cost["gpu_hours"], "GPU"
+    return cost.get("cpu_hours"), "CPU" if "cpu_hours" in cost else None
+
+
+def cost_section(records: list[dict[str, Any]], dataset: str) -> list[str]:
+    """What each method cost on the hardware that ran it: distillation wall time (mean over its artifacts),
+    evaluation wall time (mean per cell), total evaluation CPU- or GPU-hours and energy (summed over cells; "not
+    measured" where the record has none), peak memory and label storage."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in records:
+        if r["status"] != "ok" or r["config"]["dataset"] != dataset:
+            continue
+        ipc = r["config"]["ipc"]
+        key = (r["config"]["method"], "all" if ipc is None else str(ipc))
+        cost = r.get("cost") or {}
+        row = rows.setdefault(key, {"n": 0, "distill": {}, "wall": [], "hours": [], "kind": set(), "energy": [],
+                                    "unmeasured": 0, "mem": [], "labels": []})
+        row["n"] += 1
+        artifact = (r.get("artifact") or {}).get("hash")
+        if cost.get("distill_wall_s") is not None and artifact:
+            row["distill"][artifact] = cost["distill_wall_s"]
+        row["wall"].append(cost.get("wall_s"))
+        hours, kind = _hours(cost)
+        if hours is not None:
+            row["hours"].append(hours)
+            row["kind"].add(kind)
+        if isinstance(cost.get("energy_j"), (int, float)):
+            row["energy"].append(cost["energy_j"])
+        else:
+            row["unmeasured"] += 1
+        row["mem"].append(cost.get("peak_mem_bytes"))
+        row["labels"].append(cost.get("label_storage_bytes", cost.get("label_bytes")))
+    if not rows:
+        return []
+
+    def mean(vals: list[Any], digits: int = 1) -> str:
+        vals = [v for v in vals if v is not None]
+        return "-" if not vals else f"{exact_mean(pd.Series(vals, dtype=float)):.{digits}f}"
+
+    out = []
+    for (method, ipc), row in sorted(rows.items(), key=lambda kv: (_ipc_order(kv[0][1]), kv[0][0])):
+        hours = (f"{sum(row['hours']):.4f} {'/'.join(sorted(row['kind']))}-h"
+                 + (f" ({len(row['hours'])} of {row['n']})" if len(row["hours"]) < row["n"] else "")) \
+            if row["hours"] else "not recorded"
+        energy = (f"{sum(row['energy']):.0f} J" + (f" ({row['unmeasured']} not measured)" if row["unmeasured"] else "")
+                  if row["energy"] else "not measured")
+        mem = [m for m in row["mem"] if m is not None]
+        out.append([method, ipc, row["n"], mean(list(row["distill"].values())), mean(row["wall"]), hours, energy,
+                    f"{max(mem) / 2**30:.2f}" if mem else "-", mean(row["labels"], 0)])
+    headers = ["method", "ipc", "n", "distill wall (s)", "eval wall (s)", "eval hours", "eval energy",
+               "peak mem (GiB)", "label storage (B)"]
+    return ["### Cost on the hardware that ran it (distillation: mean per artifact; evaluation: per cell, hours and "
+            "energy summed)", "", tabulate(out, headers=headers, tablefmt="github", disable_numparse=True)]
+
+
+def _ipc_order(ipc: str) -> int:
+    return 10**9 if ipc == "all" else int(ipc)

@@ -120,3 +120,23 @@ def test_runs_of_one_auto_precision_cell_on_two_machines_share_a_row(records_dir
     pivot = md.split("### By method x model")[1]
     rows = [line for line in pivot.splitlines() if line.startswith("| random ") and "lenet" in line]
     assert len(rows) == 1 and "bf16/fp32" in rows[0] and "(2)" in rows[0]
+
+
+def test_cost_section_sums_hours_and_energy_and_says_what_was_not_measured():
+    from reports.sections import cost_section
+
+    def rec(method, seed, hours, energy):
+        cost = {"wall_s": 10.0 + seed, "distill_wall_s": 5.0, "peak_mem_bytes": 2**30, "label_bytes": 80,
+                "energy_j": energy}
+        if hours is not None:
+            cost["cpu_hours"] = hours
+        return {"status": "ok", "config": {"dataset": "digits", "method": method, "ipc": 1},
+                "artifact": {"hash": f"{method}{seed}"}, "cost": cost}
+
+    records = [rec("random", 0, 0.5, 100.0), rec("random", 1, 0.25, "not measured"), rec("dm", 0, None, "not measured")]
+    table = "\n".join(cost_section(records, "digits"))
+    (random_row,) = [line for line in table.splitlines() if line.startswith("| random")]
+    assert "0.7500 CPU-h" in random_row and "100 J (1 not measured)" in random_row and "10.5" in random_row
+    (dm_row,) = [line for line in table.splitlines() if line.startswith("| dm")]
+    assert "not recorded" in dm_row and "not measured" in dm_row
+    assert cost_section(records, "mnist") == []
