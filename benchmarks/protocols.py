@@ -9,7 +9,7 @@ evaluator's fields for a dataset, and the evaluator converts its epochs into opt
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from benchmarks.registry import Registry
@@ -83,3 +83,12 @@ def eval_fields(name: str, dataset: str) -> dict[str, Any]:
 def steps_for(epochs: int, n_images: int, batch_size: int) -> int:
     """Optimizer steps of ``epochs`` passes over ``n_images`` in batches of ``batch_size`` (the last one partial)."""
     return epochs * math.ceil(n_images / batch_size)
+
+
+def expand(cfg: Any, dataset: str) -> Any:
+    """An EvalConfig with ``cfg.protocol``'s fields wherever ``cfg`` leaves a field at its default (what a command
+    line gives: a flag the user set differs from its default and wins); ``cfg`` itself without a protocol."""
+    if cfg.protocol is None:
+        return cfg
+    given = {f.name: getattr(cfg, f.name) for f in fields(cfg) if getattr(cfg, f.name) != f.default}
+    return replace(cfg, **{**eval_fields(cfg.protocol, dataset), **given})

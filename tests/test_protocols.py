@@ -13,7 +13,7 @@ from benchmarks.errors import UserError
 from benchmarks.evaluator import apply_hints, evaluate
 from benchmarks.migrate import upgrade
 from benchmarks.optim import OPTIMIZERS, build_optimizer, build_schedule, state_resets
-from benchmarks.protocols import PROTOCOLS, eval_fields, steps_for
+from benchmarks.protocols import PROTOCOLS, eval_fields, expand, steps_for
 from benchmarks.spec import RECORD_SCHEMA, EvalConfig, cell_key, validate_record
 from benchmarks.suite import load_suite, parse_suite
 from benchmarks.training import _run_steps
@@ -188,3 +188,9 @@ def test_a_schema_2_record_upgrades_to_the_current_schema():
     new = upgrade(old, {})
     assert new["schema"] == RECORD_SCHEMA and validate_record(new) == []
     assert new["config"]["eval"] == EvalConfig().resolved() and new["key"] != old["key"]
+
+
+def test_a_command_line_protocol_fills_the_fields_left_at_their_defaults():
+    cfg = expand(EvalConfig(protocol="dsa", model="convnet3_w32", epochs=5), "mnist")
+    assert (cfg.epochs, cfg.model, cfg.augment, cfg.schedule, cfg.lr) == (5, "convnet3_w32", "dsa_paper", "dc_step", 0.01)
+    assert expand(EvalConfig(), "mnist") == EvalConfig()
