@@ -4,7 +4,8 @@ Schema 1 -> 2: configs carry every field (schema 1 left ``seconds``, ``steps_off
 ``lr_from_artifact`` out at their defaults); the key hashes the *requested* precision (schema 1 stored the
 machine's resolved one, e.g. "bf16" for a suite's "auto"), which moves to ``execution`` with ``compiled``
 and ``stacked_models`` (schema 1 kept those two in ``cost``); keys are re-derived (16 hex digits).
-Schema 2 -> 3: eval configs gain ``epochs`` and ``protocol`` (both None: what every schema-2 record ran); keys
+Schema 2 -> 3: eval configs gain ``epochs``, ``weight_decay_all`` and ``protocol`` (None, False, None: what every
+schema-2 record ran); keys
 are re-derived. An older record is upgraded one schema at a time.
 
 Corrections (``CORRECTIONS``) fix data of the current schema in place: ``correct_mfu`` bounds mfu by 1.
@@ -22,7 +23,7 @@ from benchmarks.errors import UserError
 from benchmarks.spec import RECORD_SCHEMA, cell_key, stable_hash, validate_record
 
 V1_EVAL_DEFAULTS = {"steps_offset": 0, "order_seed": None, "lr_from_artifact": False, "robustness": None}
-V2_EVAL_DEFAULTS = {"epochs": None, "protocol": None}
+V2_EVAL_DEFAULTS = {"epochs": None, "weight_decay_all": False, "protocol": None}
 
 
 def _precision_free(config: dict[str, Any]) -> str:

@@ -30,6 +30,7 @@ class Protocol:
     optimizer: str = "momentum"  # torch SGD with momentum (timm "momentum")
     momentum: float = 0.9
     weight_decay: float = 5e-4
+    weight_decay_all: bool = True  # torch.optim.SGD(net.parameters(), ...): biases and norm weights decay too
     batch_size: int = 256
     loss: str = "ce"
     epochs_plain: int = 300  # Epoch without augmentation
@@ -76,7 +77,7 @@ def eval_fields(name: str, dataset: str) -> dict[str, Any]:
     """The EvalConfig fields protocol ``name`` fixes on ``dataset`` (its epochs become steps at evaluation time)."""
     p = PROTOCOLS.get(name)
     return {"protocol": name, "optimizer": p.optimizer, "lr": p.lr, "lr_from_artifact": p.lr is None, "lr_grid": (),
-            "weight_decay": p.weight_decay, "batch_size": p.batch_size, "loss": p.loss, "schedule": p.schedule,
+            "weight_decay": p.weight_decay, "weight_decay_all": p.weight_decay_all, "batch_size": p.batch_size, "loss": p.loss, "schedule": p.schedule,
             "augment": p.augmentation(dataset), "epochs": p.epochs(dataset), "steps_from_artifact": False}
 
 

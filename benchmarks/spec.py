@@ -66,6 +66,8 @@ class EvalConfig:
                                                    "for the dataset family's defaults); None: not measured")
     epochs: int | None = _opt(None, "train for this many passes over the set instead of `steps` (steps = epochs x "
                                     "ceil(N / batch_size), N the set's size); None: use steps")
+    weight_decay_all: bool = _opt(False, "weight decay on biases and norm weights too (the papers' torch SGD over "
+                                         "all parameters); default: weights only")
     protocol: str | None = _opt(None, "the published protocol this config reproduces (`benchmarks.protocols`; a suite "
                                       "expands it into the other fields); None: none")
 

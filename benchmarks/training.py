@@ -155,7 +155,9 @@ class _Single:
         self.eval_batch: int | None = None
         self.sh: _Shared
 
-    def optimizer_target(self, weight_decay: float) -> Any:
+    def optimizer_target(self, weight_decay: float, decay_all: bool = False) -> Any:
+        if decay_all:  # one group: torch SGD over net.parameters(), as the papers' evaluate_synset builds it
+            return [{"params": list(self.s.model.parameters()), "weight_decay": weight_decay}]
         return self.s.model
 
     def _step(self, i: int, fwd: Callable[[Tensor], Tensor], limit: int | None = None) -> Tensor:
@@ -226,10 +228,10 @@ class _Stacked:
         self.rows = torch.arange(len(self.setups), device=device).unsqueeze(1)
         self.sh: _Shared
 
-    def optimizer_target(self, weight_decay: float) -> Any:
+    def optimizer_target(self, weight_decay: float, decay_all: bool = False) -> Any:
         groups = [
             {"params": [p for p in self.params.values() if p.ndim > 2], "weight_decay": weight_decay},
-            {"params": [p for p in self.params.values() if p.ndim <= 2], "weight_decay": 0.0},
+            {"params": [p for p in self.params.values() if p.ndim <= 2], "weight_decay": weight_decay if decay_all else 0.0},
         ]
         return [g for g in groups if g["params"]]
 
@@ -315,7 +317,8 @@ def train_group(dss: list[DistilledSet], data: RealData, cfgs: list[EvalConfig],
         return [r for ds, c in zip(dss, cfgs, strict=True) for r in train_group([ds], data, [c], lr, device)]
     cfg = cfgs[0]
     kernel: _Single | _Stacked = (_Stacked if stacked else _Single)(dss, data, cfgs, device)
-    opt = build_optimizer(kernel.optimizer_target(cfg.weight_decay), cfg.optimizer, lr, cfg.weight_decay)
+    opt = build_optimizer(kernel.optimizer_target(cfg.weight_decay, cfg.weight_decay_all), cfg.optimizer, lr,
+                          cfg.weight_decay)
     sched = build_schedule(opt, cfg.schedule, cfg.steps, cfg.epochs)
     aug = build_augmentation(cfg.augment, data.channels, bool(data.info.get("hflip", False)),
                              tuple(data.mean), tuple(data.std)).to(device)

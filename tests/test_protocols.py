@@ -25,19 +25,19 @@ from benchmarks.training import _run_steps
 # --num_exp 5, DC --num_eval 20, DSA/DM --num_eval 5); mtt-distillation distill.py (lr_net = learned syn_lr, DSA,
 # num_eval 5 on the one distilled set).
 PAPERS = {
-    "dc": {"optimizer": "momentum", "momentum": 0.9, "lr": 0.01, "weight_decay": 5e-4, "batch_size": 256,
+    "dc": {"optimizer": "momentum", "momentum": 0.9, "lr": 0.01, "weight_decay": 5e-4, "weight_decay_all": True, "batch_size": 256,
            "loss": "ce", "epochs_plain": 300, "epochs_augmented": 1000, "extra_epoch": True, "schedule": "dc_step",
            "lr_decay": 0.1, "augment": "crop_scale_rotate", "augment_datasets": ("mnist",), "normalize": "dataset",
            "distilled_sets": 5, "models_per_set": 20, "test": "final"},
-    "dsa": {"optimizer": "momentum", "momentum": 0.9, "lr": 0.01, "weight_decay": 5e-4, "batch_size": 256,
+    "dsa": {"optimizer": "momentum", "momentum": 0.9, "lr": 0.01, "weight_decay": 5e-4, "weight_decay_all": True, "batch_size": 256,
             "loss": "ce", "epochs_plain": 300, "epochs_augmented": 1000, "extra_epoch": True, "schedule": "dc_step",
             "lr_decay": 0.1, "augment": "dsa_paper", "augment_datasets": None, "normalize": "dataset",
             "distilled_sets": 5, "models_per_set": 5, "test": "final"},
-    "dm": {"optimizer": "momentum", "momentum": 0.9, "lr": 0.01, "weight_decay": 5e-4, "batch_size": 256,
+    "dm": {"optimizer": "momentum", "momentum": 0.9, "lr": 0.01, "weight_decay": 5e-4, "weight_decay_all": True, "batch_size": 256,
            "loss": "ce", "epochs_plain": 300, "epochs_augmented": 1000, "extra_epoch": True, "schedule": "dc_step",
            "lr_decay": 0.1, "augment": "dsa_paper", "augment_datasets": None, "normalize": "dataset",
            "distilled_sets": 5, "models_per_set": 5, "test": "final"},
-    "mtt": {"optimizer": "momentum", "momentum": 0.9, "lr": None, "weight_decay": 5e-4, "batch_size": 256,
+    "mtt": {"optimizer": "momentum", "momentum": 0.9, "lr": None, "weight_decay": 5e-4, "weight_decay_all": True, "batch_size": 256,
             "loss": "ce", "epochs_plain": 300, "epochs_augmented": 1000, "extra_epoch": True, "schedule": "dc_step",
             "lr_decay": 0.1, "augment": "dsa_paper", "augment_datasets": None, "normalize": "dataset",
             "distilled_sets": 1, "models_per_set": 5, "test": "final"},
@@ -182,7 +182,7 @@ def test_the_protocols_suite_runs_each_preset_for_each_method():
 
 def test_a_schema_2_record_upgrades_to_the_current_schema():
     config = {"dataset": "digits", "method": "random", "params": {}, "ipc": 1, "iterations": None, "seconds": None,
-              "seed": 0, "eval": {k: v for k, v in EvalConfig().resolved().items() if k not in ("epochs", "protocol")}}
+              "seed": 0, "eval": {k: v for k, v in EvalConfig().resolved().items() if k not in ("epochs", "weight_decay_all", "protocol")}}
     old = {"key": cell_key(config), "schema": 2, "suite": "s", "config": config, "status": "ok",
            "metrics": {"test_acc": 50.0, "val_acc": 50.0}, "cost": {}, "execution": {}, "provenance": {}}
     new = upgrade(old, {})
@@ -194,3 +194,15 @@ def test_a_command_line_protocol_fills_the_fields_left_at_their_defaults():
     cfg = expand(EvalConfig(protocol="dsa", model="convnet3_w32", epochs=5), "mnist")
     assert (cfg.epochs, cfg.model, cfg.augment, cfg.schedule, cfg.lr) == (5, "convnet3_w32", "dsa_paper", "dc_step", 0.01)
     assert expand(EvalConfig(), "mnist") == EvalConfig()
+
+
+@pytest.mark.parametrize("decay_all", [False, True])
+def test_the_papers_decay_biases_and_norms_too(digits, cpu, decay_all):
+    from benchmarks.training import _Single
+
+    ds = DistilledSet(digits.train_x[:20], digits.train_y[:20], "hard", 10)
+    kernel = _Single([ds], digits, [EvalConfig(model="convnet3_w32", steps=1)], cpu)
+    opt = build_optimizer(kernel.optimizer_target(5e-4, decay_all), "momentum", 0.01, 5e-4)
+    decayed = sum(p.numel() for g in opt.param_groups if g["weight_decay"] > 0 for p in g["params"])
+    total = sum(p.numel() for p in kernel.s.model.parameters())
+    assert (decayed == total) == decay_all and decayed > 0
