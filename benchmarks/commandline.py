@@ -8,6 +8,7 @@ import dataclasses
 import json
 import math
 import sys
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -79,6 +80,7 @@ def bool_or_auto(text: str) -> bool | str:
 
 def add_config_flags(p: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
     """One ``--flag`` per field of a config dataclass, with its default and help: the config is the one source."""
+    hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
@@ -93,7 +95,7 @@ def add_config_flags(p: argparse.ArgumentParser, cls: type, skip: tuple[str, ...
             p.add_argument(flag, type=finite, nargs="*", default=list(default), help=help_text)
         elif isinstance(default, float) or f.name == "lr":
             p.add_argument(flag, type=finite, default=default, help=help_text)
-        elif isinstance(default, int) or f.name == "order_seed":
+        elif isinstance(default, int) or hints[f.name] == int | None:  # e.g. order_seed, epochs
             p.add_argument(flag, type=int, default=default, help=help_text)
         else:
             p.add_argument(flag, default=default, help=help_text)

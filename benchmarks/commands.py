@@ -31,6 +31,7 @@ def _lists() -> dict[str, Any]:
     from benchmarks.methods import METHODS
     from benchmarks.models import ZOO
     from benchmarks.optim import OPTIMIZERS, SCHEDULES
+    from benchmarks.protocols import PROTOCOLS
     from benchmarks.registry import origin
 
     def suites() -> list[list[Any]]:
@@ -56,11 +57,19 @@ def _lists() -> dict[str, Any]:
         "augmentations": (["augmentation", "description"],
                           lambda: [[n, e.description] for n, e in AUGMENTATIONS.items()], None),
         "schedules": (["schedule", "description"], lambda: [[n, e.description] for n, e in SCHEDULES.items()], None),
+        "protocols": (["protocol", "augmentation", "epochs (the loop runs +1)", "paper"],
+                      lambda: [[n, p.augment + ("" if p.augment_datasets is None else f" on {','.join(p.augment_datasets)}"),
+                                f"{p.epochs_plain} / {p.epochs_augmented} augmented", p.paper]
+                               for n, p in PROTOCOLS.items()],
+                      (["lr", "batch", "schedule", "repeats", "code"],
+                       lambda: [["learned" if p.lr is None else p.lr, p.batch_size, p.schedule,
+                                 f"{p.distilled_sets} sets x {p.models_per_set} models", p.code]
+                                for _, p in PROTOCOLS.items()])),
         "suites": (["suite", "cells", "description"], suites, None),
     }
 
 
-LISTS = ("datasets", "methods", "models", "optimizers", "losses", "augmentations", "schedules", "suites")
+LISTS = ("datasets", "methods", "models", "optimizers", "losses", "augmentations", "schedules", "protocols", "suites")
 
 
 def _add_list(sub: Any) -> None:
@@ -149,6 +158,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from benchmarks.cost import provenance, resolve_device
     from benchmarks.data import load_dataset
     from benchmarks.evaluator import evaluate
+    from benchmarks.protocols import expand
 
     device = resolve_device(args.device)
     ds = load_artifact(args.artifact)
@@ -158,6 +168,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     loss: Any = {"name": args.loss, **parse_pairs(args.loss_param, "--loss-param")}
     cfg = config_from_args(EvalConfig, args, loss=loss)
     cfg.check()
+    cfg = expand(cfg, dataset)  # --protocol dc: the paper's recipe, under the flags given explicitly
     result = evaluate(ds, load_dataset(dataset, args.data_root), cfg, device)
     out = {"config": cfg.resolved(), "artifact": ds.content_hash(), "dataset": dataset, **result,
            "provenance": provenance(device)}

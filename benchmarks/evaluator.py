@@ -21,14 +21,17 @@ from benchmarks.cost import count_flops, matmul_peak_flops, mfu_fields, peak_mem
 from benchmarks.data import RealData
 from benchmarks.energy import datasheet_peak_flops, measured
 from benchmarks.metrics import accuracy, val_subset
+from benchmarks.protocols import steps_for
 from benchmarks.spec import EvalConfig, resolve_stacking
 from benchmarks.training import FLOP_PROBE, TrainResult, stackable, train_group
 
 
 def apply_hints(cfg: EvalConfig, ds: DistilledSet) -> EvalConfig:
-    """The step count and learning rate the artifact suggests, where the config asks for them, and the
-    config's steps offset applied (a shifted length never drops below one step)."""
+    """The step count (from ``epochs`` over the set's size, when given) and learning rate the artifact suggests,
+    where the config asks for them, and the config's steps offset applied (never below one step)."""
     steps = ds.hints.steps if cfg.steps_from_artifact and ds.hints.steps else cfg.steps
+    if cfg.epochs is not None:
+        steps = steps_for(cfg.epochs, len(ds.images), cfg.batch_size)
     if cfg.steps_offset:
         steps = max(1, steps + cfg.steps_offset)
     lr = ds.hints.lr if cfg.lr_from_artifact and ds.hints.lr else cfg.lr

@@ -4,6 +4,9 @@ Schema 1 -> 2: configs carry every field (schema 1 left ``seconds``, ``steps_off
 ``lr_from_artifact`` out at their defaults); the key hashes the *requested* precision (schema 1 stored the
 machine's resolved one, e.g. "bf16" for a suite's "auto"), which moves to ``execution`` with ``compiled``
 and ``stacked_models`` (schema 1 kept those two in ``cost``); keys are re-derived (16 hex digits).
+Schema 2 -> 3: eval configs gain ``epochs``, ``weight_decay_all`` and ``protocol`` (None, False, None: what every
+schema-2 record ran); keys
+are re-derived. An older record is upgraded one schema at a time.
 
 Corrections (``CORRECTIONS``) fix data of the current schema in place: ``correct_mfu`` bounds mfu by 1.
 """
@@ -20,10 +23,13 @@ from benchmarks.errors import UserError
 from benchmarks.spec import RECORD_SCHEMA, cell_key, stable_hash, validate_record
 
 V1_EVAL_DEFAULTS = {"steps_offset": 0, "order_seed": None, "lr_from_artifact": False, "robustness": None}
+V2_EVAL_DEFAULTS = {"epochs": None, "weight_decay_all": False, "protocol": None}
 
 
 def _precision_free(config: dict[str, Any]) -> str:
-    return stable_hash({**config, "eval": {k: v for k, v in config["eval"].items() if k != "precision"}})
+    """A cell's identity without its precision, any schema's fields filled in to the current ones."""
+    ev = {**V2_EVAL_DEFAULTS, **config["eval"]}
+    return stable_hash({**config, "eval": {k: v for k, v in ev.items() if k != "precision"}})
 
 
 def upgrade_v1(record: dict[str, Any], requested: dict[str, tuple[str, str]]) -> dict[str, Any]:
@@ -37,14 +43,30 @@ def upgrade_v1(record: dict[str, Any], requested: dict[str, tuple[str, str]]) ->
     cost = dict(record.get("cost") or {})
     execution = {"precision": ran_with, "compiled": cost.pop("compiled", None),
                  "stacked_models": cost.pop("stacked_models", None)} if record["status"] == "ok" else {}
-    out = {**record, "schema": RECORD_SCHEMA, "config": config, "key": cell_key(config), "cost": cost,
+    out = {**record, "schema": 2, "config": config, "key": cell_key(config), "cost": cost,
            "execution": execution, "suite_hash": suite_hash}
     if out["status"] == "error":
         out["error_kind"] = "cell"
     return out
 
 
-UPGRADES = {1: upgrade_v1}
+def upgrade_v2(record: dict[str, Any], requested: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    """A schema-2 record as schema 3: the new eval fields at their defaults, the key re-derived."""
+    config = {**record["config"], "eval": {**record["config"]["eval"], **V2_EVAL_DEFAULTS}}
+    return {**record, "schema": 3, "config": config, "key": cell_key(config)}
+
+
+UPGRADES = {1: upgrade_v1, 2: upgrade_v2}
+
+
+def upgrade(record: dict[str, Any], requested: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    """``record`` brought to ``RECORD_SCHEMA`` one schema at a time (UserError where no upgrade exists)."""
+    while record.get("schema") != RECORD_SCHEMA:
+        step = UPGRADES.get(record.get("schema"))  # type: ignore[arg-type]
+        if step is None:
+            raise UserError(f"no migration from schema {record.get('schema')!r}")
+        record = step(record, requested)
+    return record
 
 
 def correct_mfu(record: dict[str, Any]) -> dict[str, Any]:
@@ -74,8 +96,7 @@ def migrate_dir(records_dir: Path, suite: Any | None) -> dict[str, int]:
         record = json.loads(path.read_text())
         new = record
         if record.get("schema") != RECORD_SCHEMA:
-            upgrade = UPGRADES.get(record.get("schema"))
-            if upgrade is None:
+            if record.get("schema") not in UPGRADES:
                 raise UserError(f"{path}: no migration from schema {record.get('schema')!r}")
             new = upgrade(record, requested)
             counts["unmatched"] += _precision_free(new["config"]) not in requested

@@ -7,6 +7,7 @@ pick it up from the registry.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,27 +53,55 @@ def build_optimizer(model: nn.Module | list[dict[str, Any]], name: str, lr: floa
     )
 
 
+def half_budget(steps: int, epochs: int | None) -> int:
+    """The midpoint of the step budget: the decay milestone of ``step``."""
+    return max(1, steps // 2)
+
+
+def dc_milestone(steps: int, epochs: int | None) -> int:
+    """The step after which DC's ``evaluate_synset`` decays: it trains ``epochs`` = Epoch + 1 epochs and decays
+    once epoch index Epoch // 2 + 1 is done, i.e. after Epoch // 2 + 2 epochs (the midpoint without epochs)."""
+    if not epochs:
+        return half_budget(steps, epochs)
+    return min(steps, ((epochs - 1) // 2 + 2) * max(1, steps // epochs))
+
+
 @dataclass(frozen=True)
 class ScheduleEntry:
-    """A timm scheduler name and how its arguments follow from the step budget."""
+    """A timm scheduler name, how its arguments follow from the step budget, and whether the optimizer's state
+    (momentum) starts afresh at the milestone, as when a paper's loop builds a new optimizer there."""
 
     timm_name: str | None
     description: str
+    milestone: Callable[[int, int | None], int] = half_budget  # (steps, epochs) -> decay step
+    reset_state: bool = False
+    # timm's multistep decays once update count + 1 reaches the milestone (one update early); a shift of 1 makes
+    # exactly `milestone` updates run at the base lr ("step" keeps its historical unshifted timing)
+    timm_shift: int = 0
 
 
 SCHEDULES: Registry[ScheduleEntry] = Registry("schedule")
 SCHEDULES.register("constant", ScheduleEntry(None, "fixed learning rate"))
 SCHEDULES.register("cosine", ScheduleEntry("cosine", "cosine decay to 0 over the step budget"))
 SCHEDULES.register("step", ScheduleEntry("multistep", "lr x0.1 at half the budget (the field's evaluator)"))
+# DC/DSA/DM/MTT's evaluate_synset: lr x0.1 after epoch Epoch//2+1 with a new SGD optimizer (momentum reset).
+SCHEDULES.register("dc_step", ScheduleEntry("multistep", "lr x0.1 after epoch Epoch//2+1 of Epoch+1, momentum reset "
+                                                         "(DC/DSA/DM/MTT's evaluate_synset)", dc_milestone, True, 1))
 
 
-def build_schedule(optimizer: Optimizer, name: str, steps: int) -> Any:
+def build_schedule(optimizer: Optimizer, name: str, steps: int, epochs: int | None = None) -> Any:
     """A timm scheduler stepped per optimizer update (``.step_update(t)``), or None for constant."""
     entry = SCHEDULES.get(name)
     if entry.timm_name is None:
         return None
     sched, _ = create_scheduler_v2(
-        optimizer, sched=entry.timm_name, num_epochs=steps, decay_milestones=[max(1, steps // 2)],
+        optimizer, sched=entry.timm_name, num_epochs=steps, decay_milestones=[entry.milestone(steps, epochs) + entry.timm_shift],
         decay_rate=0.1, step_on_epochs=False, updates_per_epoch=1,
     )
     return sched
+
+
+def state_resets(name: str, steps: int, epochs: int | None = None) -> frozenset[int]:
+    """Numbers of completed updates after which the optimizer's state is cleared (a fresh optimizer)."""
+    entry = SCHEDULES.get(name)
+    return frozenset({entry.milestone(steps, epochs)}) if entry.reset_state else frozenset()

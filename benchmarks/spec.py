@@ -26,7 +26,7 @@ from benchmarks.cost import bf16_supported
 from benchmarks.errors import UserError
 
 KEY_LEN = 16
-RECORD_SCHEMA = 2
+RECORD_SCHEMA = 3
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
@@ -64,6 +64,12 @@ class EvalConfig:
     lr_from_artifact: bool = _opt(False, "train with the learning rate the artifact suggests (its hints), if any")
     robustness: dict[str, Any] | None = _opt(None, "robustness panel settings (a suite's [eval.robustness] table, {} "
                                                    "for the dataset family's defaults); None: not measured")
+    epochs: int | None = _opt(None, "train for this many passes over the set instead of `steps` (steps = epochs x "
+                                    "ceil(N / batch_size), N the set's size); None: use steps")
+    weight_decay_all: bool = _opt(False, "weight decay on biases and norm weights too (the papers' torch SGD over "
+                                         "all parameters); default: weights only")
+    protocol: str | None = _opt(None, "the published protocol this config reproduces (`benchmarks.protocols`; a suite "
+                                      "expands it into the other fields); None: none")
 
     def resolved(self) -> dict[str, Any]:
         """The config with defaults filled in (lr, loss params): what a cell key hashes."""
@@ -96,6 +102,13 @@ class EvalConfig:
         for name in ("steps", "batch_size", "val_size"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.epochs is not None and (isinstance(self.epochs, bool) or not isinstance(self.epochs, int)
+                                        or self.epochs < 1):
+            raise UserError(f"epochs must be a positive integer or unset, got {self.epochs!r}")
+        if self.protocol is not None:
+            from benchmarks.protocols import PROTOCOLS
+
+            PROTOCOLS.get(self.protocol)
         if self.weight_decay < 0:
             raise UserError(f"weight_decay must be 0 or more, got {self.weight_decay}")
         if self.compile not in (True, False, "auto"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import math
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from benchmarks.losses import resolve_loss
 from benchmarks.methods import METHODS, resolve_params
 from benchmarks.models import ZOO
 from benchmarks.optim import OPTIMIZERS, SCHEDULES
+from benchmarks.protocols import eval_fields
 from benchmarks.spec import EVAL_FIELDS, Cell, EvalConfig, stable_hash
 from benchmarks.validate import safe_name
 
@@ -35,7 +36,8 @@ GRID_EVAL_AXES = ("model", "optimizer", "loss", "augment", "seed")  # EvalConfig
 EVAL_KEYS = tuple(f for f in EVAL_FIELDS if f not in GRID_EVAL_AXES)  # [eval]: the rest ([eval.robustness] a table)
 
 
-TOP_KEYS = ("name", "description", "grid", "eval", "methods", "iterations", "sweep", "method_losses", "published")
+TOP_KEYS = ("name", "description", "grid", "eval", "methods", "iterations", "sweep", "method_losses", "method_eval",
+            "published")
 
 
 @dataclass(frozen=True)
@@ -50,12 +52,14 @@ class Suite:
     sweep: dict[str, list[Any]] = field(default_factory=dict)  # extra evaluation axes: EvalConfig field -> values
     method_losses: dict[str, list[Any]] = field(default_factory=dict)  # per-method replacement of the losses axis
     published: list[dict[str, Any]] = field(default_factory=list)  # literature numbers for the report (not hashed)
+    method_eval: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-method [eval] overrides, applied last
 
     @property
     def hash(self) -> str:
         """Stable hash of everything that decides what runs (not the description or published rows)."""
-        return stable_hash({"name": self.name, "grid": self.grid, "eval": self.eval, "methods": self.method_params,
-                            "iterations": self.iterations, "sweep": self.sweep, "method_losses": self.method_losses})
+        doc = {"name": self.name, "grid": self.grid, "eval": self.eval, "methods": self.method_params,
+               "iterations": self.iterations, "sweep": self.sweep, "method_losses": self.method_losses}
+        return stable_hash({**doc, "method_eval": self.method_eval} if self.method_eval else doc)
 
     def cells(self) -> list[Cell]:
         """All cells, ordered so each artifact's evaluations are consecutive."""
@@ -75,8 +79,9 @@ class Suite:
                                                                       g["augment"], eval_seeds, sweeps):
                 lr = self.eval.get("lr", {}).get(opt)
                 fixed = {k: (tuple(v) if isinstance(v, list) else v) for k, v in self.eval.items() if k != "lr"}
-                ev = EvalConfig(model=model, optimizer=opt, lr=lr, loss=loss, augment=aug, seed=es,
-                                **{**fixed, **extra})
+                own = {k: (tuple(v) if isinstance(v, list) else v) for k, v in self.method_eval.get(method, {}).items()}
+                ev = with_protocol(EvalConfig(model=model, optimizer=opt, lr=lr, loss=loss, augment=aug, seed=es),
+                                   dataset, {**fixed, **extra, **own})
                 out.append(Cell(dataset, method, params, ipc if entry.uses_ipc else None, ev, iters,
                                 seed if g["eval_seeds"] else None, secs))
         return out
@@ -111,7 +116,7 @@ GRID_DEFAULTS: dict[str, list[Any] | None] = {
     "datasets": None, "methods": None, "ipc": [1], "models": None, "optimizers": None, "losses": ["ce"],
     "augment": ["none"], "seeds": [0], "eval_seeds": [], "iterations": [], "seconds": []}
 NAMED_AXES = ("datasets", "methods", "models", "optimizers", "augment")  # lists of registered names
-TABLES = ("grid", "eval", "methods", "sweep", "method_losses")
+TABLES = ("grid", "eval", "methods", "sweep", "method_losses", "method_eval")
 
 
 def _tables(doc: dict[str, Any], name: str) -> None:
@@ -129,6 +134,15 @@ def _tables(doc: dict[str, Any], name: str) -> None:
     iterations = doc.get("iterations")
     if iterations is not None and (not isinstance(iterations, int) or isinstance(iterations, bool) or iterations < 1):
         raise UserError(f"suite {name}: iterations must be a positive integer, got {iterations!r}")
+
+
+def with_protocol(base: EvalConfig, dataset: str, given: dict[str, Any]) -> EvalConfig:
+    """``base`` (the grid's axes) with the fields of the protocol ``given`` names on ``dataset`` (if any) and then
+    ``given`` itself on top: a protocol replaces the grid's optimizer, augmentation and [eval.lr]; settings the
+    suite states ([eval], [sweep], [method_eval]) override the protocol's (e.g. fewer epochs)."""
+    name = given.get("protocol")
+    preset = eval_fields(name, dataset) if name is not None else {}
+    return replace(base, **{**preset, **given})
 
 
 def _grid(grid_doc: dict[str, Any], name: str) -> dict[str, list[Any]]:
@@ -175,6 +189,7 @@ def parse_suite(doc: dict[str, Any], default_name: str = "suite", source: str = 
         iterations=doc.get("iterations"), source=source, sweep=_parse_sweep(doc.get("sweep", {}), name),
         method_losses=_parse_method_losses(doc.get("method_losses", {}), grid["methods"], name),
         published=_parse_published(doc.get("published", []), name),
+        method_eval=_parse_method_eval(doc.get("method_eval", {}), grid["methods"], name),
     )
     _check(suite)
     return suite
@@ -202,6 +217,20 @@ def _parse_method_losses(doc: dict[str, Any], methods: list[str], name: str) -> 
         if not isinstance(v, list) or not v or not all(isinstance(x, (str, dict)) for x in v):
             raise UserError(f"suite {name}: [method_losses] {m} must be a non-empty list of losses")
     return {m: list(v) for m, v in doc.items()}
+
+
+def _parse_method_eval(doc: dict[str, Any], methods: list[str], name: str) -> dict[str, dict[str, Any]]:
+    """``[method_eval.NAME]``: evaluation settings of one method only, e.g. fewer epochs for the full set."""
+    for m, v in doc.items():
+        if m not in methods:
+            raise UserError(f"suite {name}: [method_eval] names {m!r}, which is not in the grid's methods"
+                            f"{suggest(m, methods)}")
+        if not isinstance(v, dict):
+            raise UserError(f"suite {name}: [method_eval.{m}] must be a table of evaluation settings")
+        for k in v:
+            if k not in SWEEPABLE:
+                raise UserError(f"suite {name}: [method_eval.{m}] cannot set {k!r}{suggest(k, SWEEPABLE)}")
+    return {m: dict(v) for m, v in doc.items()}
 
 
 PUBLISHED_KEYS = {"dataset": str, "method": str, "ipc": (int, str), "acc": (int, float), "std": (int, float),
@@ -267,3 +296,9 @@ def _check(s: Suite) -> None:
     for k, values in s.sweep.items():
         for v in values:
             EvalConfig(**{**base, k: v}).check()
+    for own in s.method_eval.values():
+        EvalConfig(**{**base, **{k: (tuple(v) if isinstance(v, list) else v) for k, v in own.items()}}).check()
+    protocols = [*_as_list(s.eval.get("protocol")), *s.sweep.get("protocol", []),
+                 *(own["protocol"] for own in s.method_eval.values() if "protocol" in own)]
+    if any(p is not None for p in protocols) and (len(s.grid["optimizers"]) > 1 or len(s.grid["augment"]) > 1):
+        raise UserError(f"suite {s.name}: a protocol fixes the optimizer and augmentation; list one of each in [grid]")

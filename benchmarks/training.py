@@ -27,7 +27,7 @@ from benchmarks.errors import UserError
 from benchmarks.losses import Targets
 from benchmarks.metrics import autocast
 from benchmarks.models import build_model
-from benchmarks.optim import OPTIMIZERS, build_optimizer, build_schedule
+from benchmarks.optim import OPTIMIZERS, build_optimizer, build_schedule, state_resets
 from benchmarks.seeding import generator, seed_global
 from benchmarks.spec import EvalConfig, resolve_compile, resolve_eval_batch, resolve_micro_batch
 
@@ -155,7 +155,9 @@ class _Single:
         self.eval_batch: int | None = None
         self.sh: _Shared
 
-    def optimizer_target(self, weight_decay: float) -> Any:
+    def optimizer_target(self, weight_decay: float, decay_all: bool = False) -> Any:
+        if decay_all:  # one group: torch SGD over net.parameters(), as the papers' evaluate_synset builds it
+            return [{"params": list(self.s.model.parameters()), "weight_decay": weight_decay}]
         return self.s.model
 
     def _step(self, i: int, fwd: Callable[[Tensor], Tensor], limit: int | None = None) -> Tensor:
@@ -226,10 +228,10 @@ class _Stacked:
         self.rows = torch.arange(len(self.setups), device=device).unsqueeze(1)
         self.sh: _Shared
 
-    def optimizer_target(self, weight_decay: float) -> Any:
+    def optimizer_target(self, weight_decay: float, decay_all: bool = False) -> Any:
         groups = [
             {"params": [p for p in self.params.values() if p.ndim > 2], "weight_decay": weight_decay},
-            {"params": [p for p in self.params.values() if p.ndim <= 2], "weight_decay": 0.0},
+            {"params": [p for p in self.params.values() if p.ndim <= 2], "weight_decay": weight_decay if decay_all else 0.0},
         ]
         return [g for g in groups if g["params"]]
 
@@ -280,8 +282,10 @@ class _Stacked:
 
 
 def _run_steps(step: Callable[[int], Tensor], opt: torch.optim.Optimizer, sched: Any, steps: int,
-               device: torch.device, desc: str = "train") -> tuple[list[Tensor], bool, float]:
-    """The loop: step, optimizer update, schedule; the loss (one per model) logged every LOG_EVERY steps
+               device: torch.device, desc: str = "train",
+               resets: frozenset[int] = frozenset()) -> tuple[list[Tensor], bool, float]:
+    """The loop: step, optimizer update, schedule, the optimizer's state cleared after the updates in ``resets``
+    (a fresh optimizer, as a schedule may ask); the loss (one per model) logged every LOG_EVERY steps
     (and shown on the progress bar, when there is one)."""
     history: list[Tensor] = []
     diverged = False
@@ -291,6 +295,8 @@ def _run_steps(step: Callable[[int], Tensor], opt: torch.optim.Optimizer, sched:
             opt.step()
             if sched is not None:
                 sched.step_update(i + 1)
+            if i + 1 in resets:
+                opt.state.clear()
             if i % LOG_EVERY == 0 or i == steps - 1:
                 history.append(loss.detach().float().cpu())
                 bar.set_postfix_str(f"loss {float(history[-1].mean()):.4g}", refresh=False)
@@ -311,15 +317,18 @@ def train_group(dss: list[DistilledSet], data: RealData, cfgs: list[EvalConfig],
         return [r for ds, c in zip(dss, cfgs, strict=True) for r in train_group([ds], data, [c], lr, device)]
     cfg = cfgs[0]
     kernel: _Single | _Stacked = (_Stacked if stacked else _Single)(dss, data, cfgs, device)
-    opt = build_optimizer(kernel.optimizer_target(cfg.weight_decay), cfg.optimizer, lr, cfg.weight_decay)
-    sched = build_schedule(opt, cfg.schedule, cfg.steps)
-    aug = build_augmentation(cfg.augment, data.channels, bool(data.info.get("hflip", False))).to(device)
+    opt = build_optimizer(kernel.optimizer_target(cfg.weight_decay, cfg.weight_decay_all), cfg.optimizer, lr,
+                          cfg.weight_decay)
+    sched = build_schedule(opt, cfg.schedule, cfg.steps, cfg.epochs)
+    aug = build_augmentation(cfg.augment, data.channels, bool(data.info.get("hflip", False)),
+                             tuple(data.mean), tuple(data.std)).to(device)
     kernel.sh = _Shared(data, cfg, device, aug, cfg.loss_spec(), opt)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         flops = kernel.probe_flops()  # a throw-away step on a few images: its gradients and RNG draws are undone
     kernel.after_probe(flops)
     desc = f"train {cfg.model}/{cfg.optimizer} lr={lr:.3g}" + (f" x{len(cfgs)} seeds" if stacked else "")
-    history, diverged, seconds = _run_steps(kernel.step, opt, sched, cfg.steps, device, desc)
+    resets = state_resets(cfg.schedule, cfg.steps, cfg.epochs)
+    history, diverged, seconds = _run_steps(kernel.step, opt, sched, cfg.steps, device, desc, resets)
     return kernel.results(history, diverged, seconds, flops, lr)
 
 

@@ -10,7 +10,8 @@ import pytest
 
 from benchmarks import cost
 from benchmarks.errors import UserError
-from benchmarks.migrate import correct_mfu, migrate_dir
+from benchmarks.migrate import correct_mfu, migrate_dir, upgrade
+from benchmarks.spec import RECORD_SCHEMA
 
 REPORTS = Path(__file__).resolve().parents[1] / "reports"
 
@@ -71,10 +72,12 @@ def test_migration_bounds_stored_mfu_and_keeps_the_recorded_peak(tmp_path: Path)
     over = [n for n, r in before.items() if (r["cost"].get("mfu") or 0) > 1]
     counts = migrate_dir(records, None)
     after = {p.name: json.loads(p.read_text()) for p in records.glob("*.json")}
-    assert set(after) == set(before) and counts["migrated"] == 0
+    renamed = {n: f"{upgrade(r, {})['key']}.json" for n, r in before.items()}  # older schemas get new keys
+    assert set(after) == set(renamed.values())
+    assert counts["migrated"] == sum(r["schema"] != RECORD_SCHEMA for r in before.values())
     assert all((r["cost"].get("mfu") or 0) <= 1 for r in after.values())
     for n in over:
-        c, old = after[n]["cost"], before[n]["cost"]
+        c, old = after[renamed[n]]["cost"], before[n]["cost"]
         assert c["mfu"] == 1.0 and c["mfu_peak_raised"] and c["mfu_peak_flops_per_s"] == old["achieved_flops_per_s"]
         assert c["matmul_peak_flops_per_s"] == old["matmul_peak_flops_per_s"]
     assert migrate_dir(records, None)["corrected"] == 0  # idempotent
