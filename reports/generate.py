@@ -120,15 +120,7 @@ def leaderboard(df: pd.DataFrame, records: list[dict[str, Any]], suite: str,
         for section in (scores_section(records, dataset), robustness_section(records, dataset),
                         cost_section(records, dataset)):
             lines += ["", *section] if section else []
-        lines += ["", "### By method x model (rows) and optimizer (columns)", ""]
-        full = summarise(dd, GROUP)
-        full["cell"] = [f"{m:.2f} ± {s:.2f} ({n})" for m, s, n in zip(full["mean"], full["std"], full["n"], strict=True)]
-        piv = full.pivot_table(index=["method", "ipc", "model", "loss", "augment", "precision"], columns="optimizer",
-                               values="cell", aggfunc="first")
-        piv = piv.reset_index()
-        piv["_ipc"] = piv["ipc"].map(lambda v: 10**9 if v == "all" else int(v))
-        piv = piv.sort_values(["_ipc", "method", "model", "loss", "augment"]).drop(columns="_ipc")
-        lines.append(tabulate(piv.fillna("-").values.tolist(), headers=list(piv.columns), tablefmt="github"))
+        lines += ["", "### By method x model (rows) and optimizer (columns)", "", pivot_table(dd)]
         errors = dd[dd.status == "error"]
         if len(errors):
             lines += ["", f"### Failed cells ({len(errors)})", ""]
@@ -149,6 +141,18 @@ def leaderboard(df: pd.DataFrame, records: list[dict[str, Any]], suite: str,
             lines += [f"![accuracy against the training length](fig_steps_offset_{dataset}.png)", ""]
     lines += ["## Provenance", ""] + provenance_block(records) + [""]
     return "\n".join(lines)
+
+
+def pivot_table(dd: pd.DataFrame) -> str:
+    """Mean ± std (n) per method, ipc, model, loss, augmentation and precision (rows) and optimizer (columns)."""
+    full = summarise(dd, GROUP)
+    full["cell"] = [f"{m:.2f} ± {s:.2f} ({n})" for m, s, n in zip(full["mean"], full["std"], full["n"], strict=True)]
+    piv = full.pivot_table(index=["method", "ipc", "model", "loss", "augment", "precision"], columns="optimizer",
+                           values="cell", aggfunc="first")
+    piv = piv.reset_index()
+    piv["_ipc"] = piv["ipc"].map(lambda v: 10**9 if v == "all" else int(v))
+    piv = piv.sort_values(["_ipc", "method", "model", "loss", "augment"]).drop(columns="_ipc")
+    return tabulate(piv.fillna("-").values.tolist(), headers=list(piv.columns), tablefmt="github")
 
 
 def _ipc_key(col: pd.Series) -> pd.Series:

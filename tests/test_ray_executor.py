@@ -63,7 +63,7 @@ def test_records_equal_the_in_process_executor_cell_for_cell(cluster, tmp_path, 
     here = run_suite(suite, tmp_path / "inprocess", cpu, progress=False)
     there = run_suite(suite, tmp_path / "ray", "cpu", progress=False,
                       executor=RayExecutor(address=cluster.address, shared_cache=str(tmp_path / "shared")))
-    assert here == there == {"cells": 4, "stored": 0, "not_selected": 0, "ok": 4, "error": 0}
+    assert here == there == {"cells": 4, "stored": 0, "not_selected": 0, "ok": 4, "error": 0, "other": 0}
     a, b = Store(tmp_path / "inprocess").scan(), Store(tmp_path / "ray").scan()
     assert a.keys() == b.keys()
     assert all(_result(a[k]) == _result(b[k]) for k in a)
@@ -119,7 +119,8 @@ def test_a_killed_driver_restarts_without_redoing_stored_cells(cluster, tmp_path
     n = len(parse_suite(doc).cells())
     assert 0 < len(before) < n, "the driver was not killed mid-run"
     counts = run_suite(parse_suite(doc), records, "cpu", progress=False, executor=RayExecutor(address=cluster.address))
-    assert counts == {"cells": n, "stored": len(before), "not_selected": 0, "ok": n - len(before), "error": 0}
+    assert counts == {"cells": n, "stored": len(before), "not_selected": 0, "ok": n - len(before), "error": 0,
+                      "other": 0}
     assert all((records / name).read_bytes() == data for name, data in before.items())  # nothing redone
     assert len(Store(records).scan()) == n
 
