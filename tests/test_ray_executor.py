@@ -71,9 +71,17 @@ def test_records_equal_the_in_process_executor_cell_for_cell(cluster, tmp_path, 
 
 
 def _ray_workers_running(task: str) -> list:
+    """Live (not zombie, not gone) child processes whose command line names ``task``."""
     import psutil
 
-    return [p for p in psutil.Process().children(recursive=True) if p.is_running() and task in " ".join(p.cmdline())]
+    running = []
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE and task in " ".join(p.cmdline()):
+                running.append(p)
+        except (psutil.ZombieProcess, psutil.NoSuchProcess, psutil.AccessDenied):
+            continue  # a worker that exited (or is exiting) between the listing and the look
+    return running
 
 
 def test_a_worker_killed_mid_run_loses_and_duplicates_no_cell(cluster, tmp_path):
