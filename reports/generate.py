@@ -21,14 +21,6 @@ from reports.frame import GROUP, load_records, to_frame
 from reports.sections import cost_section, robustness_section, scores_section
 
 
-def _pm(series: pd.Series) -> str:
-    vals = series.dropna()
-    if len(vals) == 0:
-        return "-"
-    std = exact_std(vals) if len(vals) > 1 else 0.0
-    return f"{exact_mean(vals):.2f} ± {std:.2f} (n={len(vals)})"
-
-
 def summarise(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Mean ± std and n of test accuracy over seeds (and whatever is not in ``by``)."""
     ok = df[df.status == "ok"]
