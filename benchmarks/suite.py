@@ -298,7 +298,17 @@ def _check(s: Suite) -> None:
             EvalConfig(**{**base, k: v}).check()
     for own in s.method_eval.values():
         EvalConfig(**{**base, **{k: (tuple(v) if isinstance(v, list) else v) for k, v in own.items()}}).check()
+    _check_robustness_reference(s)
     protocols = [*_as_list(s.eval.get("protocol")), *s.sweep.get("protocol", []),
                  *(own["protocol"] for own in s.method_eval.values() if "protocol" in own)]
     if any(p is not None for p in protocols) and (len(s.grid["optimizers"]) > 1 or len(s.grid["augment"]) > 1):
         raise UserError(f"suite {s.name}: a protocol fixes the optimizer and augmentation; list one of each in [grid]")
+
+
+def _check_robustness_reference(s: Suite) -> None:
+    """A suite that measures robustness needs its reference row: the relative corruption error of a set is
+    measured against the full-data model trained under the same protocol, panel included ([method_eval]
+    cannot change the panel, so the suite's [eval.robustness] covers every row)."""
+    if s.eval.get("robustness") is not None and "full" not in s.grid["methods"]:
+        raise UserError(f"suite {s.name}: [eval.robustness] has no reference row to measure the relative corruption "
+                        "error against; add \"full\" to [grid] methods")

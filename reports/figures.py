@@ -152,13 +152,15 @@ def by_ipc(df: pd.DataFrame, dataset: str, path: Path) -> None:
     _save(fig, path)
 
 
-def heatmap(df: pd.DataFrame, dataset: str, axis: str, path: Path) -> None:
-    """Method@ipc (rows) x ``axis`` values (columns): mean test accuracy written in each cell."""
+def heatmap(df: pd.DataFrame, dataset: str, axis: str, path: Path, columns: list[str] | None = None) -> None:
+    """Method@ipc (rows) x ``axis`` values (columns, sorted unless ``columns`` orders them): mean test accuracy
+    written in each cell."""
     s = _summary(df[df.dataset == dataset], ["method", "ipc", axis])
     s[axis] = s[axis].astype(str)
     rows = list(dict.fromkeys(s.sort_values(["ipc", "method"], key=lambda c: c.map(_ipc_order) if c.name == "ipc"
                                             else c)["label"]))
-    cols = sorted(s[axis].unique())
+    present = set(s[axis].unique())
+    cols = [c for c in columns if c in present] if columns else sorted(present)
     grid = s.pivot_table(index="label", columns=axis, values="mean", aggfunc="first").reindex(index=rows, columns=cols)
     fig, ax = _figure(min(14.0, 2.0 + 1.1 * len(cols)), 1.0 + 0.45 * len(rows))
     ax.grid(False)

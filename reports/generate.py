@@ -18,7 +18,9 @@ from benchmarks.spec import cell_key
 from reports import figures
 from reports.exact import exact_mean, exact_std
 from reports.frame import GROUP, load_records, to_frame
-from reports.sections import cost_section, robustness_section, scores_section
+from reports.robustness import robustness_section
+from reports.robustness_figures import robustness_figures
+from reports.sections import cost_section, scores_section
 
 
 def summarise(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -175,7 +177,7 @@ def write_report(suite: str, records_dir: Path, out_dir: Path, cells: list[dict[
                       "suite no longer defines (an earlier version of it) and are left out of this report.\n")
     written = [md, csv]
     for dataset in sorted(df["dataset"].unique()):
-        for stem, draw in figures.suite_figures(df, dataset):
+        for stem, draw in [*figures.suite_figures(df, dataset), *robustness_figures(records, dataset)]:
             draw(out_dir / f"{stem}.png")
             written.append(out_dir / f"{stem}.png")
     grids = []

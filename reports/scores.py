@@ -79,7 +79,7 @@ Row = dict[str, Any]
 Pool = dict[tuple[str, str, str], list[Row]]  # (suite, dataset, method) -> its rows, each with key parts
 
 
-def _keyed(row: Row) -> Row:
+def keyed(row: Row) -> Row:
     """A row with its ipc, protocol and budget spelt as key parts (computed once per row)."""
     return {**row, "_ipc": spell(row["ipc"]), "_proto": tuple(spell(row[c]) for c in PROTOCOL),
             "_budget": tuple(spell(row[c]) for c in BUDGET)}
@@ -89,7 +89,7 @@ def make_pool(rows: pd.DataFrame) -> Pool:
     """Index finished rows (with ``acc`` as a fraction) by suite, dataset and method for reference lookups."""
     pool: Pool = {}
     for r in rows.to_dict("records"):
-        pool.setdefault((r["suite"], r["dataset"], r["method"]), []).append(_keyed(r))
+        pool.setdefault((r["suite"], r["dataset"], r["method"]), []).append(keyed(r))
     return pool
 
 
@@ -116,29 +116,29 @@ def find_reference(pool: Pool, target: Row, method: str, ipc: object, loss_ok: C
     return float(sum(match) / len(match)), len(match), None
 
 
-def _hard_loss(ref: Row) -> bool:
+def hard_loss(ref: Row) -> bool:
     return is_hard_label(str(ref["label_kind"]), str(ref["loss"]))
 
 
 def _reference_loss(target: Row) -> Callable[[Row], bool]:
     """Hard-labelled references train with a hard-label loss; others with the scored row's own loss."""
-    return lambda ref: _hard_loss(ref) if ref["label_kind"] == "hard" else ref["loss"] == target["loss"]
+    return lambda ref: hard_loss(ref) if ref["label_kind"] == "hard" else ref["loss"] == target["loss"]
 
 
 def _hard_twin(pool: Pool, target: Row) -> tuple[float | None, int, str | None]:
     """The scored set's own hard-label evaluation: same method, ipc, budget and protocol, a hard-label loss."""
-    if _hard_loss(target):
+    if hard_loss(target):
         return float(target["acc"]), int(target["n"]), None
     key = (target["suite"], target["dataset"], target["method"])
     budget = {key: [r for r in pool.get(key, []) if r["_budget"] == target["_budget"]]}
     kind = str(target["label_kind"])
     allowed = " or ".join(sorted(HARD_LABEL_LOSSES.get(kind))) if kind in HARD_LABEL_LOSSES else "none"
-    return find_reference(budget, target, str(target["method"]), target["ipc"], _hard_loss,
+    return find_reference(budget, target, str(target["method"]), target["ipc"], hard_loss,
                           f"HLR needs {target['method']} with hard labels (loss {allowed})")
 
 
 def _without_augment(row: Row) -> Row:
-    return _keyed({**row, "augment": "none"})
+    return keyed({**row, "augment": "none"})
 
 
 def _ars(pool: Pool, plain_sets: dict[tuple[str, ...], Row], target: Row, random_method: str,
@@ -169,7 +169,7 @@ def relative_scores(df: pd.DataFrame, random_method: str = "random", full_method
     rows = ok_rows(df).assign(acc=lambda d: d["test_acc"].astype(float) / 100.0)
     pool = make_pool(rows)
     means = rows.groupby(SCORE_KEYS, dropna=False, sort=True).agg(acc=("acc", "mean"), n=("acc", "size")).reset_index()
-    sets = [_keyed(m) for m in means.to_dict("records")]
+    sets = [keyed(m) for m in means.to_dict("records")]
     plain_sets = {_set_key(m): m for m in sets if m["augment"] == "none"}
     augments: dict[tuple[str, str], set[str]] = {}
     for r in rows[["suite", "dataset", "augment"]].itertuples(index=False):
@@ -178,7 +178,7 @@ def relative_scores(df: pd.DataFrame, random_method: str = "random", full_method
     for t in sets:
         if t["method"] == full_method:
             continue
-        full, _, n_full = find_reference(pool, t, full_method, None, _hard_loss, "HLR needs the full-data row")
+        full, _, n_full = find_reference(pool, t, full_method, None, hard_loss, "HLR needs the full-data row")
         rand, _, n_rand = find_reference(pool, t, random_method, t["ipc"], _reference_loss(t),
                                          f"IOR needs `{random_method}` at the same ipc")
         hard, _, n_hard = _hard_twin(pool, t)

@@ -1,5 +1,5 @@
 """Leaderboard sections computed from the records beyond accuracy: the field's relative scores (HLR, IOR, LRS),
-robustness when the suite measured it (corruptions, attacks, worst architecture and optimizer), and cost."""
+and cost (robustness has its own module, ``reports.robustness``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from tabulate import tabulate
 from reports.cells import cell_frame
 from reports.exact import exact_mean
 from reports.scores import relative_scores, scores_markdown
-from reports.sensitivity import cross_axis
 
 
 def scores_section(records: list[dict[str, Any]], dataset: str) -> list[str]:
@@ -27,47 +26,6 @@ def scores_section(records: list[dict[str, Any]], dataset: str) -> list[str]:
             "", "HLR = acc(full data) - acc(set, hard labels); IOR = acc(set) - acc(random real images, same ipc); "
             "LRS = (e^a - e^-1) / (e - e^-1) with a = (IOR - HLR) / 2. A reference row must share the whole "
             "evaluation protocol; a missing one is named, never invented.", "", scores_markdown(scores).rstrip()]
-
-
-def _robust_rows(records: list[dict[str, Any]], dataset: str) -> pd.DataFrame:
-    rows = []
-    for r in records:
-        panel = (r.get("metrics") or {}).get("robustness")
-        if r["status"] != "ok" or not panel or r["config"]["dataset"] != dataset:
-            continue
-        ipc = r["config"]["ipc"]
-        rows.append({"method": r["config"]["method"], "ipc": "all" if ipc is None else ipc, **panel["summary"]})
-    return pd.DataFrame(rows)
-
-
-def robustness_section(records: list[dict[str, Any]], dataset: str) -> list[str]:
-    """Per method and ipc: clean, mean corruption and each attack's accuracy (means over runs), and the worst
-    architecture and optimizer where the suite varies them; nothing when no record carries a panel."""
-    df = _robust_rows(records, dataset)
-    if df.empty:
-        return []
-    metrics = [c for c in df.columns if c not in ("method", "ipc")]
-    g = df.groupby(["method", "ipc"], sort=True, dropna=False)
-    table = g[metrics].agg(exact_mean).reset_index()
-    table["n"] = g.size().values
-    worst = _worst(records, dataset)
-    rows = [[r["method"], r["ipc"], r["n"], *(("-" if pd.isna(r[m]) else f"{r[m]:.2f}") for m in metrics),
-             *worst.get((r["method"], str(r["ipc"])), ["-", "-"])] for _, r in table.iterrows()]
-    headers = ["method", "ipc", "n", *metrics, "worst model", "worst optimizer"]
-    return ["### Robustness (accuracy %, mean over runs; attacks on a fixed test subset, eps in pixel units)", "",
-            tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)]
-
-
-def _worst(records: list[dict[str, Any]], dataset: str) -> dict[tuple[str, str], list[str]]:
-    """(method, ipc) -> [worst architecture, worst optimizer] as 'name acc', from the cross-axis summaries."""
-    frame = cell_frame([r for r in records if r["config"]["dataset"] == dataset])
-    out: dict[tuple[str, str], list[str]] = {}
-    for j, axis in enumerate(("model", "optimizer")):
-        summary = cross_axis(frame, axis)
-        for _, r in summary.iterrows():
-            cell = out.setdefault((r["method"], str(r["ipc"])), ["-", "-"])
-            cell[j] = f"{r[f'worst_{axis}']} {r['worst']:.2f}"
-    return out
 
 
 def _hours(cost: dict[str, Any]) -> tuple[float | None, str | None]:

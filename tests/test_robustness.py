@@ -194,12 +194,12 @@ def test_a_suite_that_asks_for_the_panel_gets_it_in_every_record(tmp_path, cpu):
     from benchmarks.store import Store
     from benchmarks.suite import parse_suite
 
-    doc = {"grid": {"datasets": ["digits"], "methods": ["random"], "ipc": [2], "models": ["convnet3_w32"],
+    doc = {"grid": {"datasets": ["digits"], "methods": ["random", "full"], "ipc": [2], "models": ["convnet3_w32"],
                     "optimizers": ["adam"]},
            "eval": {"steps": 20, "batch_size": 20,
                     "robustness": {"corruptions": ["shot_noise", "rotate"], "subset": 40, "pgd_steps": 3}}}
-    assert run_suite(parse_suite(doc), tmp_path, cpu, progress=False)["ok"] == 1
-    (record,) = Store(tmp_path).records()
+    assert run_suite(parse_suite(doc), tmp_path, cpu, progress=False)["ok"] == 2
+    (record,) = [r for r in Store(tmp_path).records() if r["config"]["method"] == "random"]
     panel = record["metrics"]["robustness"]
     assert set(panel["corruption_acc"]) == {"shot_noise", "rotate"} and panel["attack_subset"] == 40
     summary = panel["summary"]
@@ -207,4 +207,8 @@ def test_a_suite_that_asks_for_the_panel_gets_it_in_every_record(tmp_path, cpu):
     assert summary["pgd@0.3"] <= summary["fgsm@0.3"] + 1e-9 and "robustness" in record["cost"]
     doc["eval"]["robustness"] = {"attacks": ["pgdd"]}
     with pytest.raises(UserError, match="pgd"):
+        parse_suite(doc)
+    doc["grid"]["methods"] = ["random"]
+    doc["eval"]["robustness"] = {}
+    with pytest.raises(UserError, match="no reference row"):
         parse_suite(doc)
