@@ -4,15 +4,14 @@
 from __future__ import annotations
 
 import argparse
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 from benchmarks.commandline import COMMANDS, Command, command
 from benchmarks.commands import suite_dirs
 from benchmarks.errors import UserError, suggest
-from reports import compare_cli, figures_cli, leaderboard_cli
 from reports.check import add_check_argument, run_check
-from reports.generate import write_suite_report
 
 
 def _add_report(sub: Any) -> None:
@@ -49,10 +48,18 @@ def cmd_report(args: argparse.Namespace) -> None:
     if not records.is_dir():
         raise UserError(f"no records for suite {name!r} at {records}{suggest(name, packaged_suites())}: "
                         f"run `ddbench run {names[0]}` first")
+    from reports.generate import write_suite_report  # pandas and matplotlib: only when a report is written
+
     for p in write_suite_report(suite, name, records, report):
         print(f"wrote {p}")
 
 
-COMMANDS.register("leaderboard", Command(leaderboard_cli.add_parser, leaderboard_cli.run))
-COMMANDS.register("compare", Command(compare_cli.add_parser, compare_cli.run))
-COMMANDS.register("figures", Command(figures_cli.add_parser, figures_cli.run))
+def _lazy(module: str) -> Command:
+    """A command whose module (and its pandas / matplotlib imports) loads only when it is declared or run."""
+    return Command(lambda sub: import_module(f"reports.{module}").add_parser(sub),
+                   lambda args: import_module(f"reports.{module}").run(args))
+
+
+COMMANDS.register("leaderboard", _lazy("leaderboard_cli"))
+COMMANDS.register("compare", _lazy("compare_cli"))
+COMMANDS.register("figures", _lazy("figures_cli"))
