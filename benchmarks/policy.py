@@ -7,12 +7,12 @@ measurement. Nothing here is a cell's identity: records keep what was chosen in 
 from __future__ import annotations
 
 # Where "auto" turns bf16 autocast on: hardware with fast bf16 (cost.bf16_supported), and only for
-# architectures whose bf16 accuracy the benchmark (reports/bench/evaluator.json) found within 0.3
+# architectures whose bf16 accuracy the benchmark (reports/bench/evaluator_levers.json) found within 0.3
 # points of fp32 at every measured budget: ConvNet-3 (-0.07, -0.05). LeNet (+0.42, -1.33) and
 # test_resnet (-0.23, +0.51) missed the bar (n = 2, likely noise, but the bar is the bar): fp32.
 BF16_BY_DEFAULT = {"cpu": True, "cuda": True}
 BF16_VERIFIED = {"convnet3"}
-# Where stacking K models into one torch.func computation pays (reports/bench/evaluator.json):
+# Where stacking K models into one torch.func computation pays (reports/bench/evaluator_levers.json):
 # on a 2-core CPU vmap'd convolutions ran slower than a loop, so the CPU trains one model at a time.
 STACKED_BY_DEFAULT = {"cpu": False, "cuda": True}
 # Forward/backward in chunks of this many images (gradients accumulated: the same update for

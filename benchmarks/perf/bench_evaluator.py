@@ -4,7 +4,7 @@
 the reference loop (``benchmarks/perf/reference.py``) and ddbench's evaluator with its defaults, over
 ``--seeds`` seeds each, and writes models per hour and accuracy side by side, plus what each lever
 (tensor-resident data and fast test, bf16, torch.compile, stacked seeds) contributed, to
-``reports/bench/evaluator.json`` with machine info. Progress is saved after every setting, so an
+``reports/bench/evaluator_levers.json`` with machine info. Progress is saved after every setting, so an
 interrupted run resumes with ``--resume``.
 """
 
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ipcs", nargs="+", type=int, default=[1, 10, 50])
     p.add_argument("--seeds", type=int, default=2)
     p.add_argument("--epochs", type=int, default=300)
-    p.add_argument("--out", default="reports/bench/evaluator.json")
+    p.add_argument("--out", default="reports/bench/evaluator_levers.json")
     p.add_argument("--resume", action="store_true", help="keep settings already in --out")
     p.add_argument("--no-levers", action="store_true")
     p.add_argument("--levers-only", action="store_true", help="(re)measure only the lever table")

@@ -2,7 +2,7 @@
 cost for one ConvNet-3 model on an IPC-10 MNIST set, at equal (reduced) step budgets.
 
 Accuracy and the full models-per-hour comparison are in ``python -m benchmarks.perf.bench_evaluator``
-(``reports/bench/evaluator.json``); these only time the two loops so regressions show up.
+(``reports/bench/evaluator_levers.json``; against the field's own code: ``benchmarks.perf.bench_field``); these only time the two loops so regressions show up.
 """
 
 import pytest
