@@ -81,6 +81,7 @@ def make_record(cell: Cell, suite: Suite, device: torch.device, ds: DistilledSet
         "execution": result["execution"] if result else {},
         "artifact": None if ds is None else {
             "hash": ds.content_hash(), "label_kind": ds.label_kind, "n_images": len(ds.images),
+            **({"teacher": teacher_summary(ds)} if ds.teacher else {}),
         },
         "adaptation": result.get("adaptation") if result else None,
         "provenance": provenance(device),
@@ -89,6 +90,13 @@ def make_record(cell: Cell, suite: Suite, device: torch.device, ds: DistilledSet
         cause = error.cause if isinstance(error, DistillationFailed) else error
         record["error_kind"] = "environment" if isinstance(cause, ENVIRONMENT_ERRORS) else "cell"
     return record
+
+
+def teacher_summary(ds: DistilledSet) -> dict[str, Any]:
+    """The teacher behind a soft-label set, as far as its artifact says: key, architecture, epochs and the
+    validation accuracy it reached (soft-label results depend on it, so every such record carries it)."""
+    return {"key": ds.teacher, "model": ds.meta.get("teacher_model"), "epochs": ds.meta.get("teacher_epochs"),
+            "val_acc": ds.meta.get("teacher_val_acc")}
 
 
 def error_text(e: BaseException) -> str:

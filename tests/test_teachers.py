@@ -76,3 +76,20 @@ def test_label_cost_counts_the_teacher_for_online_labels(digits, cpu):
     assert stored == {"label_storage_bytes": 400, "teacher_flops_per_step": 0}
     assert online["label_storage_bytes"] == 80 + teacher.param_bytes
     assert online["teacher_flops_per_step"] == 10 * teacher.record["forward_flops_per_image"] > 0
+
+
+@pytest.mark.parametrize("method", ["soft_random", "rded"])
+def test_every_soft_label_record_carries_its_teachers_strength(tmp_path, cpu, method):
+    from benchmarks.driver import run_suite
+    from benchmarks.store import Store
+    from benchmarks.suite import parse_suite
+
+    doc = {"grid": {"datasets": ["digits"], "methods": [method, "random"], "ipc": [1], "models": ["convnet3_w32"],
+                    "optimizers": ["adam"], "losses": ["soft_ce"]}, "eval": {"steps": 2, "batch_size": 10},
+           "methods": {method: {"teacher_model": "convnet3_w32", "teacher_epochs": 1}}}
+    assert run_suite(parse_suite(doc), tmp_path, cpu, progress=False)["ok"] == 2
+    by = {r["config"]["method"]: r for r in Store(tmp_path).records()}
+    teacher = get_teacher(CFG, cpu)
+    assert by[method]["artifact"]["teacher"] == {"key": CFG.key, "model": "convnet3_w32", "epochs": 1,
+                                                 "val_acc": teacher.record["val_acc"]}
+    assert "teacher" not in by["random"]["artifact"]
