@@ -1,0 +1,113 @@
+"""What the suite files say is what their committed records show: every record is a cell of the suite as
+declared now (so each [eval] and [methods] setting holds), and each claim a suite's comments make about how it
+evaluates is checked against the records in a table below (a new claim in a comment gets a row here)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks.optim import OPTIMIZERS
+from benchmarks.suite import load_suite, packaged_suites
+
+REPORTS = Path(__file__).resolve().parents[1] / "reports"
+Record = dict[str, Any]
+
+
+def committed(suite: str) -> list[Record]:
+    return [json.loads(p.read_text()) for p in sorted((REPORTS / suite / "records").glob("*.json"))]
+
+
+def with_records() -> list[str]:
+    return [s for s in sorted(packaged_suites()) if (REPORTS / s / "records").is_dir() and committed(s)]
+
+
+@pytest.mark.parametrize("suite", with_records())
+def test_every_committed_record_is_a_cell_of_the_suite_as_declared(suite: str) -> None:
+    keys = {c.key for c in load_suite(suite).cells()}
+    stale = [r["config"]["method"] for r in committed(suite) if r["key"] not in keys]
+    assert not stale, f"{suite}: {len(stale)} records were run under other settings than the file declares"
+
+
+def ok(records: list[Record]) -> list[Record]:
+    return [r for r in records if r["status"] == "ok"]
+
+
+def fixed_lr(lr: float) -> Callable[[list[Record]], bool]:
+    """Every run trained at ``lr``, with momentum SGD, and none took its lr from the artifact."""
+    return lambda rs: all(r["metrics"]["lr"] == lr and r["config"]["eval"]["optimizer"] == "momentum"
+                          and not r["config"]["eval"].get("lr_from_artifact") for r in ok(rs))
+
+
+def teacher(model: str, epochs: int) -> Callable[[list[Record]], bool]:
+    """Every teacher-labelled set names this teacher in its distillation parameters."""
+    return lambda rs: all(r["config"]["params"].get("teacher_model", "convnet3") == model
+                          and r["config"]["params"]["teacher_epochs"] == epochs
+                          for r in rs if r["config"]["method"] in ("soft_random", "rded"))
+
+
+def evals(steps: int, batch: int, augment: str) -> Callable[[list[Record]], bool]:
+    return lambda rs: all(r["config"]["eval"]["steps"] == steps and r["config"]["eval"]["batch_size"] == batch
+                          and r["config"]["eval"]["augment"] == augment for r in rs)
+
+
+def registered_default_lr(rs: list[Record]) -> bool:
+    return all(r["metrics"]["lr"] == OPTIMIZERS.get(r["config"]["eval"]["optimizer"]).lr for r in ok(rs))
+
+
+def times_per_artifact(n: int) -> Callable[[list[Record]], bool]:
+    return lambda rs: set(Counter(r["artifact"]["hash"] for r in ok(rs)).values()) == {n}
+
+
+def distil_width(rs: list[Record]) -> bool:
+    keys = {"ld": "learner", "ld_rr": "learner"}
+    return all(r["config"]["params"][keys.get(r["config"]["method"], "model")] == "convnet3_w32" for r in rs)
+
+
+# (suite, the claim as its comments word it, a check over its committed records)
+CLAIMS: list[tuple[str, str, Callable[[list[Record]], bool]]] = [
+    ("baselines-mnist", "every method, mtt included, is evaluated with the suite's fixed lr (SGD-momentum 0.01)",
+     fixed_lr(0.01)),
+    ("baselines-cross-arch", "SGD momentum 0.9 at lr 0.01, fixed as in the papers", fixed_lr(0.01)),
+    ("cross-optimizer", "200 steps, each optimizer's registered default lr",
+     lambda rs: evals(200, 50, "dsa")(rs) and registered_default_lr(rs)),
+    ("cross-optimizer", "teacher: ConvNet-3 (width 32) trained 1 epoch", teacher("convnet3_w32", 1)),
+    ("loss-study", "teacher: ConvNet-3 (width 32) trained 1 epoch", teacher("convnet3_w32", 1)),
+    ("loss-study", "GIFT's evaluator: AdamW 1e-3, wd 1e-4",
+     lambda rs: all(r["metrics"]["lr"] == 1e-3 and r["config"]["eval"]["optimizer"] == "adamw"
+                    and r["config"]["eval"]["weight_decay"] == 1e-4 for r in ok(rs))),
+    ("loss-study", "three evaluation seeds per artifact and loss",
+     lambda rs: set(Counter((r["artifact"]["hash"], json.dumps(r["config"]["eval"]["loss"], sort_keys=True))
+                            for r in ok(rs)).values()) == {3}),
+    ("quick", "a ConvNet-3 teacher trained 20 epochs", teacher("convnet3", 20)),
+    ("quick", "every model trains 200 steps (batch 64)", lambda rs: evals(200, 64, "none")(rs)),
+    ("ld-paper-mnist", "one artifact per method, budget and seed, trained 20 times", times_per_artifact(20)),
+    ("budget-curve", "50 / 200 / 800 iterations",
+     lambda rs: {r["config"]["iterations"] for r in rs} == {50, 200, 800}),
+    ("budget-curve", "every method distils with ConvNet-3 at width 32 (LD's learner included)", distil_width),
+    ("robustness-mnist", "baselines-mnist's protocol: SGD-momentum 0.01, 500 steps, batch 256, DSA",
+     lambda rs: fixed_lr(0.01)(rs) and evals(500, 256, "dsa")(rs)),
+    ("robustness-mnist", "teacher: ConvNet-3 width 32, 1 epoch", teacher("convnet3_w32", 1)),
+    ("robustness-fashion-mnist", "SGD-momentum 0.01, 500 steps, batch 256, DSA",
+     lambda rs: fixed_lr(0.01)(rs) and evals(500, 256, "dsa")(rs)),
+]
+
+
+@pytest.mark.parametrize(("suite", "claim", "check"), CLAIMS, ids=[f"{s}: {c[:40]}" for s, c, _ in CLAIMS])
+def test_a_suite_comment_is_true_of_its_records(suite: str, claim: str, check: Callable[[list[Record]], bool]) -> None:
+    records = committed(suite) if (REPORTS / suite / "records").is_dir() else []
+    if not records:
+        pytest.skip(f"{suite} has no committed records yet")
+    assert check(records), f"{suite} says {claim!r}, which its records do not bear out"
+
+
+def test_the_checks_can_fail() -> None:
+    wrong = [{"status": "ok", "metrics": {"lr": 0.02}, "config": {"method": "mtt", "params": {},
+                                                               "eval": {"optimizer": "momentum", "lr_from_artifact": True}}}]
+    assert not fixed_lr(0.01)(wrong)
+    assert not teacher("convnet3_w32", 1)([{"config": {"method": "rded", "params": {"teacher_epochs": 2}}}])
