@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
+from torch.profiler import record_function
 
 from benchmarks import progress
 from benchmarks.artifact import DistilledSet
@@ -31,6 +32,8 @@ from benchmarks.optim import OPTIMIZERS, build_optimizer, build_schedule, state_
 from benchmarks.seeding import generator, seed_global
 from benchmarks.spec import EvalConfig, resolve_compile, resolve_eval_batch, resolve_micro_batch
 
+# Profiler labels of a training step's phases (``benchmarks.perf.profile_phases``); no cost when not profiling.
+PHASES = {p: f"ddbench.{p}" for p in ("data", "forward", "backward", "optimizer")}
 FLOP_PROBE = 4  # FLOPs are linear in the batch: count them on this many images and scale
 LOG_EVERY = 50  # the loss is logged (and checked for divergence) every this many steps
 
@@ -162,19 +165,22 @@ class _Single:
 
     def _step(self, i: int, fwd: Callable[[Tensor], Tensor], limit: int | None = None) -> Tensor:
         sh, s = self.sh, self.s
-        idx = s.batches[i, :limit].to(sh.device)
-        xb = sh.data.normalize(sh.aug(s.x[idx]))
-        targets = batch_targets(s, idx, xb)
-        sh.opt.zero_grad(set_to_none=True)
-        total = torch.zeros((), device=sh.device)
+        with record_function(PHASES["data"]):
+            idx = s.batches[i, :limit].to(sh.device)
+            xb = sh.data.normalize(sh.aug(s.x[idx]))
+            targets = batch_targets(s, idx, xb)
+            sh.opt.zero_grad(set_to_none=True)
+            total = torch.zeros((), device=sh.device)
         for part in torch.arange(len(idx), device=sh.device).tensor_split(min(self.n_chunks, len(idx))):
-            with autocast(sh.device, sh.cfg.precision):
-                logits = fwd(xb[part])
-            loss = sh.loss_fn(logits.float(), Targets(
-                targets.probs[part], None if targets.hard is None else targets.hard[part],
-                None if targets.logits is None else targets.logits[part]))
-            loss = loss * (len(part) / len(idx))  # every loss is a batch mean: chunks add up to it
-            loss.backward()
+            with record_function(PHASES["forward"]):
+                with autocast(sh.device, sh.cfg.precision):
+                    logits = fwd(xb[part])
+                loss = sh.loss_fn(logits.float(), Targets(
+                    targets.probs[part], None if targets.hard is None else targets.hard[part],
+                    None if targets.logits is None else targets.logits[part]))
+                loss = loss * (len(part) / len(idx))  # every loss is a batch mean: chunks add up to it
+            with record_function(PHASES["backward"]):
+                loss.backward()
             total += loss.detach()
         return total
 
@@ -292,9 +298,10 @@ def _run_steps(step: Callable[[int], Tensor], opt: torch.optim.Optimizer, sched:
     with timed(device) as t, progress.bar(total=steps, desc=desc, unit="step") as bar:
         for i in range(steps):
             loss = step(i)
-            opt.step()
-            if sched is not None:
-                sched.step_update(i + 1)
+            with record_function(PHASES["optimizer"]):
+                opt.step()
+                if sched is not None:
+                    sched.step_update(i + 1)
             if i + 1 in resets:
                 opt.state.clear()
             if i % LOG_EVERY == 0 or i == steps - 1:

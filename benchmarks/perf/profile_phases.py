@@ -1,0 +1,106 @@
+"""Where an evaluation's time goes: data, forward, backward, optimizer and test, against the machine's peak.
+
+``python -m benchmarks.perf.profile_phases --model convnet3 --ipc 10`` evaluates one MNIST random-real set
+with DC's recipe (as ``benchmarks.perf.bench_field``) under torch.profiler, sums the time inside each phase
+label the training step sets (``benchmarks.training.PHASES``), and divides each phase's FLOPs by its time:
+forward FLOPs are counted on the model, backward = training FLOPs - forward. The matmul peak is measured
+here, at the same thread count. Writes ``--out`` (JSON + markdown).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+from benchmarks.cost import count_flops, measure_matmul_flops, provenance, resolve_device
+from benchmarks.data import load_dataset
+from benchmarks.evaluator import evaluate
+from benchmarks.methods import Budget, run_method
+from benchmarks.metrics import autocast
+from benchmarks.models import build_model
+from benchmarks.perf.bench_field import recipe
+from benchmarks.spec import EvalConfig
+from benchmarks.training import PHASES
+
+
+def phase_seconds(prof: Any) -> dict[str, float]:
+    """Seconds inside each phase label (CPU total of the label's events, summed over steps)."""
+    totals = {e.key: e.cpu_time_total / 1e6 for e in prof.key_averages()}
+    return {phase: round(totals.get(label, 0.0), 3) for phase, label in PHASES.items()}
+
+
+def profile_once(model: str, ipc: int, epochs: int, device: torch.device) -> dict[str, Any]:
+    data = load_dataset("mnist")
+    ds = run_method("random", data, Budget(ipc), 0, device)
+    cfg = EvalConfig(model=model, **recipe(epochs))
+    evaluate(ds, data, EvalConfig(model=model, **{**recipe(epochs), "epochs": 2}), device)  # compile, warm caches
+    start = time.perf_counter()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        result = evaluate(ds, data, cfg, device)
+    wall = time.perf_counter() - start
+    cost, metrics = result["cost"], result["metrics"]
+    net, _ = build_model(model, data.num_classes, data.channels, data.size)
+    batch = min(cfg.batch_size, len(ds.images))
+    with autocast(device, result["execution"]["precision"]):
+        fwd_per_image = count_flops(lambda: net(data.normalize(ds.images[:4].to(device)))) / 4
+    steps = metrics["steps"]
+    flops = {"forward": fwd_per_image * batch * steps, "backward": cost["train_flops"] - fwd_per_image * batch * steps,
+             "test": cost["flops"] - cost["train_flops"]}
+    seconds = {**phase_seconds(prof), "test": cost["test_s"]}
+    seconds["other"] = round(max(0.0, wall - sum(seconds.values())), 3)
+    precision = result["execution"]["precision"]
+    peak = measure_matmul_flops(device, precision)
+    return {"model": model, "ipc": ipc, "steps": steps, "batch": batch, "precision": precision,
+            "compiled": result["execution"]["compiled"], "wall_s": round(wall, 2), "test_acc": metrics["test_acc"],
+            "seconds": seconds, "gflop": {k: round(v / 1e9, 1) for k, v in flops.items()},
+            "gflop_per_s": {k: round(flops[k] / seconds[k] / 1e9, 1) for k in flops if seconds[k] > 0},
+            "matmul_peak_gflop_per_s": round(peak / 1e9, 1)}
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    from tabulate import tabulate
+
+    lines = ["# Where an evaluation's time goes", "", doc["note"], ""]
+    for r in doc["runs"]:
+        rows = [[k, r["seconds"][k], f"{100 * r['seconds'][k] / r['wall_s']:.0f}%", r["gflop"].get(k, "-"),
+                 r["gflop_per_s"].get(k, "-")] for k in r["seconds"]]
+        lines += [f"## {r['model']}, ipc {r['ipc']}: {r['steps']} steps of {r['batch']} images, {r['precision']}, "
+                  f"compiled {r['compiled']}; {r['wall_s']} s, test {r['test_acc']:.2f}%; matmul peak "
+                  f"{r['matmul_peak_gflop_per_s']} GFLOP/s", "",
+                  tabulate(rows, headers=["phase", "s", "share", "GFLOP", "GFLOP/s"], tablefmt="github"), ""]
+    return "\n".join(lines + [f"Command: `{doc['command']}`", ""])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.perf.profile_phases", description=__doc__.splitlines()[0])
+    p.add_argument("--models", nargs="+", default=["convnet3"])
+    p.add_argument("--ipc", type=int, default=10)
+    p.add_argument("--epochs", type=int, default=300)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", default="reports/bench/evaluator_phases.json")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    device = resolve_device("cpu")
+    runs = [profile_once(m, args.ipc, args.epochs, device) for m in args.models]
+    doc = {"runs": runs, "machine": {**provenance(device), "threads": args.threads},
+           "command": "python -m benchmarks.perf.profile_phases " + " ".join(sys.argv[1:] if argv is None else argv),
+           "note": "Seconds inside each phase of ddbench's training step (torch.profiler labels), the test pass, "
+                   "and the rest (validation, set-up, FLOP probe); GFLOP/s = the phase's FLOPs / its seconds, "
+                   "beside a 2048^3 matmul's rate at the same precision and thread count."}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    out.with_suffix(".md").write_text(markdown(doc))
+    print(markdown(doc))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
