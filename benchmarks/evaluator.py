@@ -24,6 +24,7 @@ from benchmarks.metrics import accuracy, val_subset
 from benchmarks.protocols import steps_for
 from benchmarks.spec import EvalConfig, resolve_stacking
 from benchmarks.training import FLOP_PROBE, TrainResult, stackable, train_group
+from benchmarks.tuning import choose_lr
 
 
 def apply_hints(cfg: EvalConfig, ds: DistilledSet) -> EvalConfig:
@@ -61,7 +62,8 @@ def evaluate_seeds(dss: list[DistilledSet], data: RealData, cfgs: list[EvalConfi
     reset_peak_memory(device)
     vx, vy = val_subset(data, cfgs[0].val_size)
     base = cfgs[0].base_lr()
-    grid = [base * m for m in cfgs[0].lr_grid] or [base]
+    tuning = choose_lr(cfgs[0], dss[0], data, device) if cfgs[0].lr_per_architecture else None
+    grid = [tuning["lr"]] if tuning else [base * m for m in cfgs[0].lr_grid] or [base]
     k = len(cfgs)
     best: list[tuple[float, TrainResult] | None] = [None] * k
     tried: list[dict[str, float]] = [{} for _ in range(k)]
@@ -95,6 +97,8 @@ def evaluate_seeds(dss: list[DistilledSet], data: RealData, cfgs: list[EvalConfi
         test_acc, test_s = tests[j]
         result = _result(c, dss[j], chosen, val_acc, test_acc, tried[j], train_s[j], test_s, total.seconds / k,
                          len(grid), test_flops, peak, device, hw_cost)
+        if tuning:
+            result["metrics"]["lr_tuning"] = tuning
         if panels[j] is not None:
             panel = dict(panels[j])
             result["cost"]["robustness"] = panel.pop("cost")  # timings beside the numbers

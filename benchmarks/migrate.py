@@ -6,7 +6,8 @@ machine's resolved one, e.g. "bf16" for a suite's "auto"), which moves to ``exec
 and ``stacked_models`` (schema 1 kept those two in ``cost``); keys are re-derived (16 hex digits).
 Schema 2 -> 3: eval configs gain ``epochs``, ``weight_decay_all`` and ``protocol`` (None, False, None: what every
 schema-2 record ran); keys
-are re-derived. An older record is upgraded one schema at a time.
+are re-derived. Schema 3 -> 4: eval configs gain ``lr_per_architecture`` (False). An older record is upgraded one
+schema at a time.
 
 Corrections (``CORRECTIONS``) fix data of the current schema in place: ``correct_mfu`` bounds mfu by 1.
 """
@@ -24,11 +25,12 @@ from benchmarks.spec import RECORD_SCHEMA, cell_key, stable_hash, validate_recor
 
 V1_EVAL_DEFAULTS = {"steps_offset": 0, "order_seed": None, "lr_from_artifact": False, "robustness": None}
 V2_EVAL_DEFAULTS = {"epochs": None, "weight_decay_all": False, "protocol": None}
+V3_EVAL_DEFAULTS = {"lr_per_architecture": False}
 
 
 def _precision_free(config: dict[str, Any]) -> str:
     """A cell's identity without its precision, any schema's fields filled in to the current ones."""
-    ev = {**V2_EVAL_DEFAULTS, **config["eval"]}
+    ev = {**V2_EVAL_DEFAULTS, **V3_EVAL_DEFAULTS, **config["eval"]}
     return stable_hash({**config, "eval": {k: v for k, v in ev.items() if k != "precision"}})
 
 
@@ -56,7 +58,13 @@ def upgrade_v2(record: dict[str, Any], requested: dict[str, tuple[str, str]]) ->
     return {**record, "schema": 3, "config": config, "key": cell_key(config)}
 
 
-UPGRADES = {1: upgrade_v1, 2: upgrade_v2}
+def upgrade_v3(record: dict[str, Any], requested: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    """A schema-3 record as schema 4: ``lr_per_architecture`` (False: what every schema-3 record ran), key re-derived."""
+    config = {**record["config"], "eval": {**record["config"]["eval"], **V3_EVAL_DEFAULTS}}
+    return {**record, "schema": 4, "config": config, "key": cell_key(config)}
+
+
+UPGRADES = {1: upgrade_v1, 2: upgrade_v2, 3: upgrade_v3}
 
 
 def upgrade(record: dict[str, Any], requested: dict[str, tuple[str, str]]) -> dict[str, Any]:

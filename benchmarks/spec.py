@@ -26,7 +26,7 @@ from benchmarks.cost import bf16_supported
 from benchmarks.errors import UserError
 
 KEY_LEN = 16
-RECORD_SCHEMA = 3
+RECORD_SCHEMA = 4
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
@@ -70,6 +70,9 @@ class EvalConfig:
                                          "all parameters); default: weights only")
     protocol: str | None = _opt(None, "the published protocol this config reproduces (`benchmarks.protocols`; a suite "
                                       "expands it into the other fields); None: none")
+    lr_per_architecture: bool = _opt(False, "the fair per-architecture protocol: choose the lr once per dataset, "
+                                            "architecture and ipc on validation (lr_grid multipliers, trained on random "
+                                            "real images; `benchmarks.tuning`), shared by every set; default: fixed lr")
 
     def resolved(self) -> dict[str, Any]:
         """The config with defaults filled in (lr, loss params): what a cell key hashes."""
@@ -109,6 +112,8 @@ class EvalConfig:
             from benchmarks.protocols import PROTOCOLS
 
             PROTOCOLS.get(self.protocol)
+        if self.lr_per_architecture and self.lr_from_artifact:
+            raise UserError("lr_per_architecture and lr_from_artifact both choose the lr: set one of them")
         if self.weight_decay < 0:
             raise UserError(f"weight_decay must be 0 or more, got {self.weight_decay}")
         if self.compile not in (True, False, "auto"):
@@ -186,7 +191,8 @@ RECORD_FIELDS: dict[str, str] = {
     "error": "the error message of a failed cell (null when ok)",
     "error_kind": "for errors: 'cell' (the configuration fails: kept) or 'environment' (retried by the next run)",
     "metrics": "test_acc and val_acc (%), final_loss, diverged, lr (chosen), lr_val_acc (val acc per tried lr), "
-               "steps (trained), and robustness (when the suite asks for it)",
+               "steps (trained), robustness (when the suite asks for it), and lr_tuning (the fair per-architecture "
+               "protocol's choice: key, lr, val_acc per lr, grid, ipc, reference set)",
     "cost": "wall_s, train_s, test_s (s), flops, train_flops, images_per_s, achieved_flops_per_s, mfu (<= 1), "
             "matmul_peak_flops_per_s (the measured, pinned or datasheet peak), peak_source ('datasheet' dense peak of "
             "a tabled GPU, else 'measured' matmul), mfu_peak_flops_per_s (mfu's denominator: max(peak, achieved)), "

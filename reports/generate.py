@@ -94,13 +94,13 @@ def leaderboard(df: pd.DataFrame, records: list[dict[str, Any]], suite: str,
     for dataset, dd in df.groupby("dataset", sort=True):
         budgets = varied_budgets(dd)
         over = "models, optimizers, seeds" + (" and distillation budgets" if budgets else "")
-        by_loss = ["loss"] if dd["loss"].nunique() > 1 else []  # a suite that varies the loss: one row per loss
-        title = "method, loss" if by_loss else "method"
+        by_loss = [c for c in ("loss", "lr_policy") if dd[c].nunique() > 1]  # one row per loss / lr protocol
+        title = ", ".join(["method", *by_loss])
         lines += [f"## {dataset}", "", f"### By {title} and budget (mean over {over})", ""]
         s = summarise(dd, ["method", *by_loss, "ipc"]).sort_values(["ipc", "mean"], key=_ipc_key,
                                                                     ascending=[True, False])
         mine = [p for p in published if p["dataset"] == dataset]
-        rows = [[r.method, *([r.loss] if by_loss else []), r.ipc, f"{r.mean:.2f}", f"{r.std:.2f}", r.n]
+        rows = [[r.method, *(getattr(r, c) for c in by_loss), r.ipc, f"{r.mean:.2f}", f"{r.std:.2f}", r.n]
                 + ([_published_cell(mine, dataset, r.method, r.ipc) or "-"] if mine else []) for r in s.itertuples()]
         lines.append(tabulate(rows, headers=["method", *by_loss, "ipc", "test acc", "std", "n"]
                               + (["published"] if mine else []), tablefmt="github"))
@@ -139,10 +139,11 @@ def leaderboard(df: pd.DataFrame, records: list[dict[str, Any]], suite: str,
 
 def pivot_table(dd: pd.DataFrame) -> str:
     """Mean ± std (n) per method, ipc, model, loss, augmentation and precision (rows) and optimizer (columns)."""
-    full = summarise(dd, GROUP)
+    policy = ["lr_policy"] if dd["lr_policy"].nunique() > 1 else []  # both lr protocols: labelled rows
+    full = summarise(dd, GROUP + policy)
     full["cell"] = [f"{m:.2f} ± {s:.2f} ({n})" for m, s, n in zip(full["mean"], full["std"], full["n"], strict=True)]
-    piv = full.pivot_table(index=["method", "ipc", "model", "loss", "augment", "precision"], columns="optimizer",
-                           values="cell", aggfunc="first")
+    piv = full.pivot_table(index=["method", "ipc", "model", "loss", "augment", *policy, "precision"],
+                           columns="optimizer", values="cell", aggfunc="first")
     piv = piv.reset_index()
     piv["_ipc"] = piv["ipc"].map(lambda v: 10**9 if v == "all" else int(v))
     piv = piv.sort_values(["_ipc", "method", "model", "loss", "augment"]).drop(columns="_ipc")

@@ -16,14 +16,15 @@ def record(method: str, acc: float, *, suite: str = "synth", dataset: str = "dig
            model: str = "convnet3", optimizer: str = "adam", loss: str = "ce", loss_params: dict[str, Any] | None = None,
            augment: str = "none", seed: int = 0, steps: int = 200, steps_offset: int = 0, lr: float = 0.001,
            lr_grid: list[float] | None = None, label_kind: str = "hard", lr_val_acc: dict[str, float] | None = None,
-           chosen_lr: float | None = None, status: str = "ok") -> dict[str, Any]:
+           chosen_lr: float | None = None, status: str = "ok", lr_per_architecture: bool = False) -> dict[str, Any]:
     """One record as ``benchmarks.runner.make_record`` writes it, with only the fields reports read."""
     ev: dict[str, Any] = {"model": model, "optimizer": optimizer, "lr": lr, "lr_grid": list(lr_grid or []),
                           "weight_decay": 5e-4, "schedule": "cosine",
                           "loss": {"name": loss, "params": dict(LOSS_PARAMS.get(loss, {}) if loss_params is None
                                                                 else loss_params)},
                           "augment": augment, "steps": steps, "batch_size": 64, "seed": seed, "precision": "fp32",
-                          "compile": "auto", "val_size": 1000, "steps_from_artifact": False}
+                          "compile": "auto", "val_size": 1000, "steps_from_artifact": False,
+                          "lr_per_architecture": lr_per_architecture}
     if steps_offset:
         ev["steps_offset"] = steps_offset
     config = {"dataset": dataset, "method": method, "params": {}, "ipc": ipc, "iterations": None, "seed": seed, "eval": ev}

@@ -1,0 +1,82 @@
+"""The fair per-architecture protocol: one learning rate per (dataset, architecture, ipc and training recipe),
+chosen on validation, cached and shared by every set evaluated under it.
+
+The field's evaluators train every architecture with ConvNet's hyper-parameters, so transfer tables partly
+measure the recipe (LeNet and MobileNetV3 train poorly on random real images under it). With
+``lr_per_architecture = true`` an EvalConfig's lr is instead chosen once per architecture: a model is trained
+on ``REFERENCE_METHOD``'s set at the cell's ipc (random real images, seed ``REFERENCE_SEED``; the full
+training split for ipc-free cells) with each lr in the grid (the config's ``lr_grid`` multipliers of its base
+lr, or ``DEFAULT_GRID``), and the lr with the best validation accuracy is used for every method's set. The
+test split is never read here. The choice is cached in ``<cache>/tuning/<key>.json`` and each record carries it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmarks.artifact import DistilledSet, write_json_atomic
+from benchmarks.data import RealData
+from benchmarks.metrics import accuracy, val_subset
+from benchmarks.paths import cache_dir
+from benchmarks.spec import EvalConfig, stable_hash
+
+REFERENCE_METHOD = "random"
+REFERENCE_SEED = 0
+DEFAULT_GRID = (0.3, 1.0, 3.0)  # multipliers of the optimizer's base lr
+# What the choice may depend on: the recipe, not the evaluation's own seed, grid or panel.
+IGNORED = ("seed", "order_seed", "lr_grid", "robustness", "lr_per_architecture", "lr_from_artifact")
+
+
+def tuning_key(cfg: EvalConfig, dataset: str, ipc: int | None, grid: list[float]) -> str:
+    recipe = {k: v for k, v in cfg.resolved().items() if k not in IGNORED}
+    return stable_hash({"dataset": dataset, "ipc": ipc, "recipe": recipe, "grid": grid,
+                        "reference": [REFERENCE_METHOD, REFERENCE_SEED]})
+
+
+def tuning_path(key: str) -> Path:
+    return cache_dir() / "tuning" / f"{key}.json"
+
+
+def reference_set(data: RealData, ipc: int | None, device: torch.device, own: DistilledSet) -> DistilledSet:
+    """The set the lr is chosen on: random real images at ``ipc``, or the cell's own (full-data) set."""
+    if ipc is None:
+        return own
+    from benchmarks.methods import Budget, run_method
+
+    return run_method(REFERENCE_METHOD, data, Budget(ipc), REFERENCE_SEED, device)
+
+
+def choose_lr(cfg: EvalConfig, ds: DistilledSet, data: RealData, device: torch.device) -> dict[str, Any]:
+    """The per-architecture lr for ``cfg`` at ``ds``'s ipc: from the cache, or chosen now on validation.
+    Returns {"key", "lr", "val_acc": {lr: validation accuracy}, "reference", "grid"}."""
+    from benchmarks.training import train_group
+
+    ipc = ds.meta.get("ipc")
+    base = cfg.base_lr()
+    grid = [base * m for m in (cfg.lr_grid or DEFAULT_GRID)]
+    key = tuning_key(cfg, data.name, ipc, grid)
+    path = tuning_path(key)
+    if path.is_file():
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            pass  # unreadable: choose again and overwrite
+    ref = reference_set(data, ipc, device, ds)
+    vx, vy = val_subset(data, cfg.val_size)
+    plain = replace(cfg, seed=REFERENCE_SEED, order_seed=None, lr_grid=(), robustness=None, lr_from_artifact=False)
+    tried = {}
+    for lr in grid:
+        (res,) = train_group([ref], data, [plain.for_device(device)], lr, device)
+        tried[f"{lr:.6g}"] = round(accuracy(res.model, data, vx, vy, device, plain.for_device(device).precision,
+                                            res.eval_batch, res.predict), 4)
+    best = max(grid, key=lambda lr: (tried[f"{lr:.6g}"], -lr))  # ties: the smaller lr
+    choice = {"key": key, "lr": best, "val_acc": tried, "grid": grid, "ipc": ipc,
+              "reference": f"{REFERENCE_METHOD} seed {REFERENCE_SEED}" if ipc is not None else "the cell's own set"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(path, choice)
+    return choice

@@ -1,0 +1,75 @@
+"""The fair per-architecture protocol on real digits: the lr is chosen on validation only, once per dataset,
+architecture and ipc (cached, shared by every set), and every record says what was chosen from what."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+import benchmarks.training as training
+from benchmarks.errors import UserError
+from benchmarks.evaluator import evaluate
+from benchmarks.methods import Budget, run_method
+from benchmarks.spec import EvalConfig
+from benchmarks.tuning import choose_lr
+
+CFG = EvalConfig(model="convnet3_w32", optimizer="adam", steps=15, batch_size=20, val_size=200,
+                 lr_per_architecture=True, lr_grid=(0.1, 1.0, 10.0))
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("DDBENCH_CACHE", str(tmp_path / "cache"))
+
+
+def test_the_choice_reads_validation_only(digits, cpu, monkeypatch, tmp_path):
+    ds = run_method("herding", digits, Budget(2), 0, cpu)
+    choice = choose_lr(CFG, ds, digits, cpu)
+    assert set(choice["val_acc"]) == {"0.0001", "0.001", "0.01"} and choice["reference"] == "random seed 0"
+    assert choice["val_acc"][f"{choice['lr']:.6g}"] == max(choice["val_acc"].values())
+    monkeypatch.setenv("DDBENCH_CACHE", str(tmp_path / "other"))
+    blind = replace(digits, test_x=torch.full_like(digits.test_x, float("nan")), test_y=torch.zeros_like(digits.test_y))
+    assert choose_lr(CFG, ds, blind, cpu) == choice  # the same choice without a usable test split
+
+
+def test_one_choice_per_architecture_and_ipc_shared_by_every_set(digits, cpu, monkeypatch):
+    first = choose_lr(CFG, run_method("random", digits, Budget(2), 1, cpu), digits, cpu)
+    herding = run_method("herding", digits, Budget(2), 0, cpu)  # (herding trains its embedder)
+    monkeypatch.setattr(training, "train_group", lambda *a, **k: pytest.fail("trained again"))
+    assert choose_lr(CFG, herding, digits, cpu) == first  # cached, and the same for another method's set
+    assert choose_lr(replace(CFG, seed=4, lr_grid=CFG.lr_grid), run_method("random", digits, Budget(2), 2, cpu),
+                     digits, cpu) == first  # the evaluation seed is not part of the recipe
+    monkeypatch.undo()
+    other = choose_lr(replace(CFG, model="lenet"), run_method("random", digits, Budget(2), 1, cpu), digits, cpu)
+    assert other["key"] != first["key"]
+
+
+def test_a_record_trains_at_the_chosen_lr_and_carries_the_choice(digits, cpu):
+    ds = run_method("random", digits, Budget(2), 0, cpu)
+    result = evaluate(ds, digits, CFG, cpu)
+    tuning = result["metrics"]["lr_tuning"]
+    assert result["metrics"]["lr"] == tuning["lr"] and list(result["metrics"]["lr_val_acc"]) == [f"{tuning['lr']:.6g}"]
+
+
+def test_two_ways_of_choosing_the_lr_are_refused():
+    with pytest.raises(UserError, match="lr_per_architecture and lr_from_artifact"):
+        replace(CFG, lr_from_artifact=True).check()
+
+
+def test_reports_label_both_protocols_and_never_mix_them():
+    from reports.cells import cell_frame
+    from reports.frame import to_frame
+    from reports.generate import leaderboard
+    from reports.scores import relative_scores
+    from tests.synthetic_records import record
+
+    recs = [record("random", 60.0), record("dm", 70.0), record("full", 90.0, ipc=None),
+            record("random", 80.0, lr_per_architecture=True), record("dm", 85.0, lr_per_architecture=True)]
+    md = leaderboard(to_frame(recs), recs, "synth")
+    assert "| method   | lr_policy        |" in md and "per-architecture" in md and "fixed" in md
+    scores = relative_scores(cell_frame(recs)).set_index(["method", "lr_policy"])
+    assert scores.loc[("dm", "fixed"), "ior"] == pytest.approx(0.10)  # against its own protocol's random row
+    assert scores.loc[("dm", "per-architecture"), "ior"] == pytest.approx(0.05)
+    assert "lr_policy" in scores.loc[("dm", "per-architecture"), "missing"]  # no full row under that protocol
