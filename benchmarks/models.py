@@ -33,6 +33,9 @@ for _n in benchmarks.nets.SMALL_NETS:
     ZOO.register(_n, ModelEntry(_n, description=f"ConvNet {benchmarks.nets.SMALL_NETS[_n]}"))
 ZOO.register("lenet", ModelEntry("lenet", description="LeNet-5 (Bohdal et al.'s learner)"))
 ZOO.register("alexnet_cifar", ModelEntry("alexnet_cifar", description="AlexCifarNet (Wang et al. DD)"))
+ZOO.register("vgg11_dc", ModelEntry("vgg11_dc", description="VGG-11 as DatasetCondensation builds it (instance norm)"))
+ZOO.register("regnetx_002", ModelEntry("regnetx_002", description="timm RegNetX-200MF, stride-1 stem"))
+ZOO.register("convnext_atto", ModelEntry("convnext_atto", description="timm ConvNeXt-Atto, stride-1 patch stem"))
 ZOO.register("resnet10t", ModelEntry("resnet10t", description="timm ResNet-10-T, small stem"))
 ZOO.register("resnet18", ModelEntry("resnet18", description="timm ResNet-18, small stem"))
 ZOO.register("mobilenetv3_small_050", ModelEntry("mobilenetv3_small_050", description="timm MobileNetV3-S 0.5, stride-1 stem"))
@@ -61,11 +64,20 @@ def _adapt_conv_stem(model: nn.Module) -> str:
     return "conv_stem stride 1"
 
 
+def _adapt_stem(model: nn.Module) -> str:
+    """RegNet's 3x3 stride-2 stem conv and ConvNeXt's 4x4 stride-4 patchify stem at stride 1 (ConvNeXt: no
+    padding, so 28 px gives a 25 px map), so small inputs survive the four downsampling stages."""
+    _stride_one(_first_conv(model.stem))
+    return "stem stride 1"
+
+
 # Class name -> adapter; the key is the timm model class, so every variant of a family is covered.
 ADAPTERS: dict[str, Callable[[nn.Module], str]] = {
     "ResNet": _adapt_resnet,
     "MobileNetV3": _adapt_conv_stem,
     "EfficientNet": _adapt_conv_stem,
+    "RegNet": _adapt_stem,
+    "ConvNeXt": _adapt_stem,
 }
 # timm model modules whose models take the input size as an argument (patch models).
 _SIZED_MODULES = ["vision_transformer", "deit", "cait", "swin_transformer", "mlp_mixer"]

@@ -119,6 +119,33 @@ class AlexCifarNet(_TimmLike):
         return self.fc(x)
 
 
+class VGG11(_TimmLike):
+    """The field's VGG-11 (DatasetCondensation's layout): eight conv3x3 + norm + ReLU in five max-pooled blocks,
+    then a linear head. At 28 px the first conv pads 3 (to 32, as DC does for MNIST, so the head sees 512 x 1 x 1);
+    on smaller inputs (16 px) an inner pool that would leave the next convs a 1x1 map is skipped, since instance
+    norm over one pixel outputs a constant."""
+
+    LAYOUT = (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")
+
+    def __init__(self, num_classes: int = 10, in_chans: int = 1, img_size: int = 32, norm: str = "instance",
+                 **_: Any) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c, s = in_chans, img_size
+        for i, v in enumerate(self.LAYOUT):
+            if v == "M":
+                if s >= 4 or (i == len(self.LAYOUT) - 1 and s >= 2):  # convs after it keep at least 2x2
+                    layers.append(nn.MaxPool2d(2))
+                    s //= 2
+                continue
+            pad = 3 if (c == in_chans and img_size == 28) else 1
+            layers += [nn.Conv2d(c, int(v), 3, padding=pad), _NORMS[norm](int(v)), nn.ReLU(inplace=True)]
+            c, s = int(v), s + 2 * pad - 2
+        self.features = nn.Sequential(*layers)
+        self.num_features = c * s * s
+        self.reset_classifier(num_classes)
+
+
 _TIMM_ONLY = ("pretrained", "pretrained_cfg", "pretrained_cfg_overlay", "cache_dir")
 
 
@@ -154,3 +181,4 @@ for _name, _cfg in SMALL_NETS.items():
     _register(_name, ConvNet, **_cfg)
 _register("lenet", LeNet)
 _register("alexnet_cifar", AlexCifarNet)
+_register("vgg11_dc", VGG11)

@@ -18,7 +18,8 @@ def test_every_zoo_model_trains_on_real_digits(name, digits, digits_full, cpu):
     assert out.shape == (4, 10) and torch.isfinite(out).all()
 
 
-@pytest.mark.parametrize("name", ["convnet3", "lenet", "alexnet_cifar", "resnet10t", "test_vit"])
+@pytest.mark.parametrize("name", ["convnet3", "lenet", "alexnet_cifar", "resnet10t", "test_vit", "vgg11_dc",
+                                  "regnetx_002", "convnext_atto"])
 @pytest.mark.parametrize("shape", [(1, 28), (3, 32)])
 def test_models_build_at_mnist_and_cifar_sizes(name, shape):
     model, _ = build_model(name, 10, shape[0], shape[1])
