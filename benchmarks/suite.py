@@ -37,7 +37,7 @@ EVAL_KEYS = tuple(f for f in EVAL_FIELDS if f not in GRID_EVAL_AXES)  # [eval]: 
 
 
 TOP_KEYS = ("name", "description", "grid", "eval", "methods", "iterations", "sweep", "method_losses", "method_eval",
-            "published")
+            "model_eval", "published")
 
 
 @dataclass(frozen=True)
@@ -53,13 +53,15 @@ class Suite:
     method_losses: dict[str, list[Any]] = field(default_factory=dict)  # per-method replacement of the losses axis
     published: list[dict[str, Any]] = field(default_factory=list)  # literature numbers for the report (not hashed)
     method_eval: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-method [eval] overrides, applied last
+    model_eval: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-architecture ones, before the method's
 
     @property
     def hash(self) -> str:
         """Stable hash of everything that decides what runs (not the description or published rows)."""
         doc = {"name": self.name, "grid": self.grid, "eval": self.eval, "methods": self.method_params,
                "iterations": self.iterations, "sweep": self.sweep, "method_losses": self.method_losses}
-        return stable_hash({**doc, "method_eval": self.method_eval} if self.method_eval else doc)
+        doc = {**doc, "method_eval": self.method_eval} if self.method_eval else doc
+        return stable_hash({**doc, "model_eval": self.model_eval} if self.model_eval else doc)
 
     def cells(self) -> list[Cell]:
         """All cells, ordered so each artifact's evaluations are consecutive."""
@@ -80,8 +82,9 @@ class Suite:
                 lr = self.eval.get("lr", {}).get(opt)
                 fixed = {k: (tuple(v) if isinstance(v, list) else v) for k, v in self.eval.items() if k != "lr"}
                 own = {k: (tuple(v) if isinstance(v, list) else v) for k, v in self.method_eval.get(method, {}).items()}
+                arch = self.model_eval.get(model, {})
                 ev = with_protocol(EvalConfig(model=model, optimizer=opt, lr=lr, loss=loss, augment=aug, seed=es),
-                                   dataset, {**fixed, **extra, **own})
+                                   dataset, {**fixed, **extra, **arch, **own})
                 out.append(Cell(dataset, method, params, ipc if entry.uses_ipc else None, ev, iters,
                                 seed if g["eval_seeds"] else None, secs))
         return out
@@ -116,7 +119,7 @@ GRID_DEFAULTS: dict[str, list[Any] | None] = {
     "datasets": None, "methods": None, "ipc": [1], "models": None, "optimizers": None, "losses": ["ce"],
     "augment": ["none"], "seeds": [0], "eval_seeds": [], "iterations": [], "seconds": []}
 NAMED_AXES = ("datasets", "methods", "models", "optimizers", "augment")  # lists of registered names
-TABLES = ("grid", "eval", "methods", "sweep", "method_losses", "method_eval")
+TABLES = ("grid", "eval", "methods", "sweep", "method_losses", "method_eval", "model_eval")
 
 
 def _tables(doc: dict[str, Any], name: str) -> None:
@@ -189,7 +192,8 @@ def parse_suite(doc: dict[str, Any], default_name: str = "suite", source: str = 
         iterations=doc.get("iterations"), source=source, sweep=_parse_sweep(doc.get("sweep", {}), name),
         method_losses=_parse_method_losses(doc.get("method_losses", {}), grid["methods"], name),
         published=_parse_published(doc.get("published", []), name),
-        method_eval=_parse_method_eval(doc.get("method_eval", {}), grid["methods"], name),
+        method_eval=_parse_overrides(doc.get("method_eval", {}), grid["methods"], name, "method_eval", "methods"),
+        model_eval=_parse_overrides(doc.get("model_eval", {}), grid["models"], name, "model_eval", "models"),
     )
     _check(suite)
     return suite
@@ -219,17 +223,17 @@ def _parse_method_losses(doc: dict[str, Any], methods: list[str], name: str) -> 
     return {m: list(v) for m, v in doc.items()}
 
 
-def _parse_method_eval(doc: dict[str, Any], methods: list[str], name: str) -> dict[str, dict[str, Any]]:
-    """``[method_eval.NAME]``: evaluation settings of one method only, e.g. fewer epochs for the full set."""
+def _parse_overrides(doc: dict[str, Any], names: list[str], name: str, table: str, axis: str) -> dict[str, dict[str, Any]]:
+    """``[method_eval.NAME]`` / ``[model_eval.NAME]``: evaluation settings of one method (e.g. fewer epochs for the
+    full set) or one architecture (e.g. fewer steps where one evaluation is too slow), never the grid's axes."""
     for m, v in doc.items():
-        if m not in methods:
-            raise UserError(f"suite {name}: [method_eval] names {m!r}, which is not in the grid's methods"
-                            f"{suggest(m, methods)}")
+        if m not in names:
+            raise UserError(f"suite {name}: [{table}] names {m!r}, which is not in the grid's {axis}{suggest(m, names)}")
         if not isinstance(v, dict):
-            raise UserError(f"suite {name}: [method_eval.{m}] must be a table of evaluation settings")
+            raise UserError(f"suite {name}: [{table}.{m}] must be a table of evaluation settings")
         for k in v:
             if k not in SWEEPABLE:
-                raise UserError(f"suite {name}: [method_eval.{m}] cannot set {k!r}{suggest(k, SWEEPABLE)}")
+                raise UserError(f"suite {name}: [{table}.{m}] cannot set {k!r}{suggest(k, SWEEPABLE)}")
     return {m: dict(v) for m, v in doc.items()}
 
 
@@ -296,7 +300,7 @@ def _check(s: Suite) -> None:
     for k, values in s.sweep.items():
         for v in values:
             EvalConfig(**{**base, k: v}).check()
-    for own in s.method_eval.values():
+    for own in [*s.method_eval.values(), *s.model_eval.values()]:
         EvalConfig(**{**base, **{k: (tuple(v) if isinstance(v, list) else v) for k, v in own.items()}}).check()
     _check_robustness_reference(s)
     protocols = [*_as_list(s.eval.get("protocol")), *s.sweep.get("protocol", []),

@@ -165,3 +165,19 @@ def test_suites_that_reuse_artifacts_ask_for_the_same_distillations(consumer, pr
               if c.method != "full" and c.method not in own}
     assert wanted, "nothing to compare"
     assert {m for m, k in wanted if k not in produced} == set()
+
+
+def test_model_eval_gives_one_architecture_its_own_settings_and_keeps_other_hashes():
+    grid = {"datasets": ["digits"], "methods": ["random", "full"], "models": ["convnet3", "vit_tiny"],
+            "optimizers": ["adam"]}
+    plain = parse_suite({"grid": grid, "eval": {"steps": 300}})
+    slow = parse_suite({"grid": grid, "eval": {"steps": 300}, "model_eval": {"vit_tiny": {"steps": 100}},
+                        "method_eval": {"full": {"steps": 50}}})
+    steps = {(c.method, c.eval.model): c.eval.steps for c in slow.cells()}
+    assert steps == {("random", "convnet3"): 300, ("random", "vit_tiny"): 100, ("full", "convnet3"): 50,
+                     ("full", "vit_tiny"): 50}  # the method's own settings come last
+    assert plain.hash == parse_suite({"grid": grid, "eval": {"steps": 300}}).hash != slow.hash
+    with pytest.raises(UserError, match="not in the grid's models"):
+        parse_suite({"grid": grid, "model_eval": {"lenet": {"steps": 10}}})
+    with pytest.raises(UserError, match="cannot set 'model'"):
+        parse_suite({"grid": grid, "model_eval": {"vit_tiny": {"model": "lenet"}}})
