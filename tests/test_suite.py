@@ -155,6 +155,8 @@ ARTIFACT_REUSE = [
     ("ld-warm-mnist", "ld-paper-mnist", {"ld_warm"}),
     ("loss-study", "ld-paper-mnist", {"rded", "soft_random"}),
     ("cross-optimizer", "loss-study", set()),
+    ("robustness-mnist", "baselines-mnist", {"soft_random", "rded", "ld", "ld_rr"}),
+    ("cross-arch-fair", "robustness-mnist", set()),
 ]
 
 
@@ -181,3 +183,10 @@ def test_model_eval_gives_one_architecture_its_own_settings_and_keeps_other_hash
         parse_suite({"grid": grid, "model_eval": {"lenet": {"steps": 10}}})
     with pytest.raises(UserError, match="cannot set 'model'"):
         parse_suite({"grid": grid, "model_eval": {"vit_tiny": {"model": "lenet"}}})
+
+
+def test_the_cross_architecture_suite_uses_zoo_models_that_train_on_real_data():
+    from benchmarks.models import ZOO
+
+    models = load_suite("cross-arch-fair").grid["models"]
+    assert len(models) >= 10 and set(models) <= set(ZOO.names())  # each trained on real digits by test_models
