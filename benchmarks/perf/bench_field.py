@@ -171,7 +171,7 @@ def markdown(doc: dict[str, Any]) -> str:
     rows = []
     for s in doc["settings"]:
         f, r = s["fresh"], s["within_run"]
-        rows.append([s["model"], s["ipc"], s["n"], s["reference"], f"{f['reference']['wall_s']['mean']:.1f}",
+        rows.append([s["model"], s["ipc"], s["epochs"], s["n"], s["reference"], f"{f['reference']['wall_s']['mean']:.1f}",
                      f"{f['ddbench']['wall_s']['mean']:.1f}", s["speedup"]["fresh_wall"],
                      f"{r['reference']['wall_s']:.1f}", f"{r['ddbench']['wall_s']:.1f}", s["speedup"]["run_wall"],
                      s["speedup"]["fresh_cpu"], s["speedup"]["run_cpu"],
@@ -183,7 +183,7 @@ def markdown(doc: dict[str, Any]) -> str:
         "# Evaluator against the field's own loop", "", doc["protocol"], "",
         f"Machine: {m['cpu']}, {m['threads']} threads per side, torch {m['torch']}; {m['date']}, commit {m['commit']}; "
         f"reference code: {m['reference_code']}.", "",
-        tabulate(rows, headers=["model", "ipc", "n", "reference", "ref s (fresh)", "ddbench s (fresh)", "x fresh",
+        tabulate(rows, headers=["model", "ipc", "epochs", "n", "reference", "ref s (fresh)", "ddbench s (fresh)", "x fresh",
                                 "ref s (run)", "ddbench s (run)", "x run", "x CPU fresh", "x CPU run", "ref acc",
                                 "ddbench acc", "ddbench first process, cold compile cache (s)"], tablefmt="github"),
         "", "Commands: " + "; ".join(f"`{c}`" for c in doc.get("commands", [])), ""])
