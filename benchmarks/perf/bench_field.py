@@ -182,7 +182,7 @@ def markdown(doc: dict[str, Any]) -> str:
     return "\n".join([
         "# Evaluator against the field's own loop", "", doc["protocol"], "",
         f"Machine: {m['cpu']}, {m['threads']} threads per side, torch {m['torch']}; {m['date']}, commit {m['commit']}; "
-        f"reference code: {m['reference_code']}.", "",
+        f"reference code: {m['reference_code']}.", *([doc["conditions"]] if doc.get("conditions") else []), "",
         tabulate(rows, headers=["model", "ipc", "epochs", "n", "reference", "ref s (fresh)", "ddbench s (fresh)", "x fresh",
                                 "ref s (run)", "ddbench s (run)", "x run", "x CPU fresh", "x CPU run", "ref acc",
                                 "ddbench acc", "ddbench first process, cold compile cache (s)"], tablefmt="github"),
@@ -199,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=300, help="DC's epoch_eval_train")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="reports/bench/evaluator.json")
+    p.add_argument("--conditions", default=None, help="what else ran on the machine (kept beside the numbers)")
     p.add_argument("--worker", choices=["ddbench", "reference"], help=argparse.SUPPRESS)
     p.add_argument("--model", default="convnet3", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -223,13 +224,17 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
     cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                 if ln.startswith("model name")), "") if Path("/proc/cpuinfo").exists() else ""
     commit = subprocess.run(["git", "-C", args.dc_code, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    commit = commit or os.environ.get("DDBENCH_DC_COMMIT", "")  # an exported copy: say which commit it is
     doc["metadata"] = {**provenance(resolve_device("cpu")), "cpu": cpu, "threads": args.threads,
                        "date": time.strftime("%Y-%m-%d"),
                        "reference_code": f"DatasetCondensation {commit or '(not a git checkout)'}"}
-    doc["protocol"] = (f"MNIST, random real images per class; {args.epochs} + 1 epochs of SGD 0.01 momentum 0.9 wd 5e-4 "
-                       "(every parameter), x0.1 after epoch Epoch//2 + 1, batch 256, no augmentation, then the whole test "
-                       "split. Seconds per model, train + test + process start-up and data loading (fresh) or the "
-                       "process's total over its models (run); ratios = reference / ddbench; acc = test accuracy (%).")
+    doc["protocol"] = ("MNIST, random real images per class; Epoch + 1 epochs (Epoch: the epochs column) of SGD 0.01 "
+                       "momentum 0.9 wd 5e-4 (every parameter), x0.1 after epoch Epoch//2 + 1, batch 256, no "
+                       "augmentation, then the whole test split. Seconds per model, train + test + process start-up "
+                       "and data loading (fresh) or the process's total over its models (run); ratios = reference / "
+                       "ddbench; acc = test accuracy (%).")
+    if args.conditions:
+        doc["conditions"] = args.conditions
     with tempfile.TemporaryDirectory() as tmp:
         for setting in args.settings:
             model, ipc = setting.split(":")
