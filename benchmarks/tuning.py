@@ -68,12 +68,13 @@ def choose_lr(cfg: EvalConfig, ds: DistilledSet, data: RealData, device: torch.d
             pass  # unreadable: choose again and overwrite
     ref = reference_set(data, ipc, device, ds)
     vx, vy = val_subset(data, cfg.val_size)
-    plain = replace(cfg, seed=REFERENCE_SEED, order_seed=None, lr_grid=(), robustness=None, lr_from_artifact=False)
+    plain = replace(cfg, seed=REFERENCE_SEED, order_seed=None, lr_grid=(), robustness=None,
+                    lr_from_artifact=False).for_device(device)
     tried = {}
     for lr in grid:
-        (res,) = train_group([ref], data, [plain.for_device(device)], lr, device)
-        tried[f"{lr:.6g}"] = round(accuracy(res.model, data, vx, vy, device, plain.for_device(device).precision,
-                                            res.eval_batch, res.predict), 4)
+        (res,) = train_group([ref], data, [plain], lr, device)
+        tried[f"{lr:.6g}"] = round(accuracy(res.model, data, vx, vy, device, plain.precision, res.eval_batch,
+                                            res.predict), 4)
     best = max(grid, key=lambda lr: (tried[f"{lr:.6g}"], -lr))  # ties: the smaller lr
     choice = {"key": key, "lr": best, "val_acc": tried, "grid": grid, "ipc": ipc,
               "reference": f"{REFERENCE_METHOD} seed {REFERENCE_SEED}" if ipc is not None else "the cell's own set"}

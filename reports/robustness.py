@@ -144,9 +144,11 @@ def _fmt(v: object, digits: int = 2) -> str:
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{float(v):.{digits}f}"
 
 
-def robustness_table(records: list[dict[str, Any]], dataset: str) -> tuple[list[list[str]], list[str], list[str]]:
-    """Rows, headers and missing-reference notes of the robustness table of ``dataset`` (no rows: no panel)."""
-    pf = panel_frame(records, dataset)
+def robustness_table(records: list[dict[str, Any]], dataset: str,
+                     pf: pd.DataFrame | None = None) -> tuple[list[list[str]], list[str], list[str]]:
+    """Rows, headers and missing-reference notes of the robustness table of ``dataset`` (no rows: no panel);
+    ``pf``: its ``panel_frame`` when the caller already has it."""
+    pf = panel_frame(records, dataset) if pf is None else pf
     if pf.empty:
         return [], [], []
     keys = _table_keys(pf)
@@ -175,7 +177,8 @@ def robustness_table(records: list[dict[str, Any]], dataset: str) -> tuple[list[
 def robustness_section(records: list[dict[str, Any]], dataset: str) -> list[str]:
     """The leaderboard's robustness table for ``dataset`` with its definitions, missing references and figure
     links; nothing when no record carries a panel."""
-    rows, headers, notes = robustness_table(records, dataset)
+    pf = panel_frame(records, dataset)
+    rows, headers, notes = robustness_table(records, dataset, pf)
     if not rows:
         return []
     lines = ["### Robustness (accuracy %, mean over runs; attacks on a fixed test subset, eps in pixel units)", "",
@@ -186,6 +189,6 @@ def robustness_section(records: list[dict[str, Any]], dataset: str) -> list[str]
              "relative scores (fractions). Worst model / optimizer appear where the suite varies them."]
     if notes:
         lines += ["", "Missing references:", *(f"- {n}" for n in notes)]
-    for _, stem, what in figure_stems(panel_frame(records, dataset), dataset):
+    for _, stem, what in figure_stems(pf, dataset):
         lines += ["", f"![{what}]({stem}.png)"]
     return lines
