@@ -94,9 +94,11 @@ def make_record(cell: Cell, suite: Suite, device: torch.device, ds: DistilledSet
 
 def teacher_summary(ds: DistilledSet) -> dict[str, Any]:
     """The teacher behind a soft-label set, as far as its artifact says: key, architecture, epochs and the
-    validation accuracy it reached (soft-label results depend on it, so every such record carries it)."""
+    validation accuracy it reached (soft-label results depend on it, so every such record carries it). A
+    teacher trained to its validation plateau also names its patience; its epochs are those of the kept weights."""
+    plateau = {"patience": ds.meta["teacher_patience"]} if ds.meta.get("teacher_patience") else {}
     return {"key": ds.teacher, "model": ds.meta.get("teacher_model"), "epochs": ds.meta.get("teacher_epochs"),
-            "val_acc": ds.meta.get("teacher_val_acc")}
+            **plateau, "val_acc": ds.meta.get("teacher_val_acc")}
 
 
 def error_text(e: BaseException) -> str:

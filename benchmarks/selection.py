@@ -7,7 +7,9 @@ recipe (bf16, not compiled), so a coreset does not depend on the machine's preci
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -87,9 +89,26 @@ def trained_embedder(data: RealData, model: str, steps: int, seed: int, device: 
     return train(full, data, cfg, cfg.base_lr(), device).model
 
 
+# Features of the last few embedders, kept in the process: a suite distils one coreset per (ipc, seed) and
+# method, and herding and k-center at every ipc share the embedder of a seed. The embedder is deterministic
+# for its seed, so a hit returns exactly what training it again would. The key names the train split's
+# storage (each distillation gets its own view of the dataset, over the same tensors); each entry holds that
+# view, so the storage address is never reused while the entry lives.
+FEATURE_CACHE_SIZE = 4
+_FEATURES: OrderedDict[tuple[Any, ...], tuple[RealData, Tensor]] = OrderedDict()
+
+
 def train_features(data: RealData, model: str, steps: int, seed: int, device: torch.device) -> Tensor:
-    """Features of every training image under a freshly trained embedder."""
-    return embed(trained_embedder(data, model, steps, seed, device), data, data.train_x, device)
+    """Features of every training image under a freshly trained embedder (cached for the last few)."""
+    key = (data.name, data.train_x.data_ptr(), tuple(data.train_x.shape), model, steps, seed, str(device))
+    if key in _FEATURES:
+        _FEATURES.move_to_end(key)
+        return _FEATURES[key][1]
+    feats = embed(trained_embedder(data, model, steps, seed, device), data, data.train_x, device)
+    _FEATURES[key] = (data, feats)
+    while len(_FEATURES) > FEATURE_CACHE_SIZE:
+        _FEATURES.popitem(last=False)
+    return feats
 
 
 def feature_coreset(data: RealData, ipc: int, pick: Picker, feature_model: str, feature_steps: int, seed: int,

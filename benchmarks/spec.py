@@ -201,7 +201,8 @@ RECORD_FIELDS: dict[str, str] = {
             "label_bytes, label_storage_bytes, teacher_flops_per_step; robustness (the panel's timings)",
     "execution": "what the machine made of the auto choices: precision, compiled, stacked_models",
     "artifact": "the evaluated artifact: hash (content), label_kind, n_images, and for a teacher's labels teacher "
-                "(key, model, epochs, val_acc) (null when distillation failed)",
+                "(key, model, epochs, val_acc, and patience for a teacher trained to its validation plateau) (null when "
+                "distillation failed)",
     "adaptation": "how the architecture was adapted to the data size (stem changes), or null",
     "provenance": "ddbench version, commit, python, torch, timm, kornia, device (with thread count), threads (torch's "
                   "intra-op thread count) and deterministic (whether torch's deterministic algorithms were on)",

@@ -1,9 +1,10 @@
 """Teacher (expert) models: trained once on a dataset's train split, cached, and reused.
 
-A teacher is named by a hash of its configuration (dataset, architecture, seed, epochs, recipe);
+A teacher is named by a hash of its configuration (dataset, architecture, seed, epochs, recipe, patience);
 its weights are a safetensors file and its record (classes, validation accuracy per epoch, cost) a
 JSON sidecar. Asking for the same configuration again loads the cached weights and never retrains.
-An early-stopped expert is simply a teacher with fewer epochs. A teacher carries its class list,
+An early-stopped expert is simply a teacher with fewer epochs; a teacher with ``patience`` trains to its
+validation plateau instead (at most ``epochs``) and keeps its best validation checkpoint. A teacher carries its class list,
 and using it on data with other classes is refused (RDED's most reported reproducibility failure).
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
+from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from benchmarks.artifact import write_json_atomic
 from benchmarks.cost import count_flops
@@ -34,6 +36,13 @@ from benchmarks.seeding import generator, seed_global
 from benchmarks.spec import stable_hash
 
 TEACHER_VAL_SUBSET = 2000  # validation images a teacher is scored on after each epoch
+# The soft-label methods' default teacher (``teacher_epochs = 0``): trained to its validation plateau. The lr
+# drops by PLATEAU_FACTOR whenever more than PLATEAU_PATIENCE epochs in a row bring no new best validation
+# accuracy (torch's ReduceLROnPlateau); the PLATEAU_DROPS-th plateau ends training, at most PLATEAU_MAX_EPOCHS.
+PLATEAU_MAX_EPOCHS = 40
+PLATEAU_PATIENCE = 2
+PLATEAU_FACTOR = 0.1
+PLATEAU_DROPS = 3
 
 
 @dataclass(frozen=True)
@@ -48,10 +57,22 @@ class TeacherConfig:
     lr: float = 1e-3
     batch_size: int = 128
     weight_decay: float = 5e-4
+    patience: int = field(default=0, metadata={"help": "0: train all epochs on a cosine schedule; N: train to the "
+                                                       "validation plateau (lr x0.1 after more than N epochs without "
+                                                       "a new best, stop at the third plateau, keep the best "
+                                                       "checkpoint; epochs is then the maximum)"})
 
     @property
     def key(self) -> str:
-        return stable_hash(asdict(self))
+        doc = asdict(self)
+        if not self.patience:  # fixed-epoch teachers keep the keys they had before patience existed
+            doc.pop("patience")
+        return stable_hash(doc)
+
+    @classmethod
+    def plateau(cls, dataset: str, model: str, seed: int) -> TeacherConfig:
+        """The default teacher: trained to its validation plateau."""
+        return cls(dataset, model, seed, PLATEAU_MAX_EPOCHS, patience=PLATEAU_PATIENCE)
 
     def check(self) -> None:
         """UserError for values no teacher could be trained with."""
@@ -61,6 +82,8 @@ class TeacherConfig:
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise UserError(f"teacher {name} must be positive, got {getattr(self, name)}")
+        if self.patience < 0:
+            raise UserError(f"teacher patience must be 0 (fixed epochs) or a positive number of epochs, got {self.patience}")
         if not self.lr > 0 or self.weight_decay < 0:
             raise UserError(f"teacher lr must be positive and weight_decay 0 or more, got {self.lr} and {self.weight_decay}")
 
@@ -107,15 +130,22 @@ def _paths(key: str) -> tuple[Path, Path]:
 
 
 def _train(cfg: TeacherConfig, data: RealData, device: torch.device) -> tuple[nn.Module, dict[str, Any]]:
-    """Plain supervised training on the train split; validation accuracy after every epoch."""
+    """Plain supervised training on the train split; validation accuracy after every epoch. With patience,
+    the lr drops at each validation plateau, training stops at the PLATEAU_DROPS-th and the best epoch's
+    weights are kept."""
     seed_global(cfg.seed)
     model = build_model(cfg.model, data.num_classes, data.channels, data.size)[0].to(device).train()
     steps_per_epoch = -(-len(data.train_y) // cfg.batch_size)
     opt = build_optimizer(model, cfg.optimizer, cfg.lr, cfg.weight_decay)
-    sched = build_schedule(opt, "cosine", cfg.epochs * steps_per_epoch)
+    sched = None if cfg.patience else build_schedule(opt, "cosine", cfg.epochs * steps_per_epoch)
+    plateau = ReduceLROnPlateau(opt, mode="max", factor=PLATEAU_FACTOR, patience=cfg.patience,
+                                threshold=0.0) if cfg.patience else None
+    drops = 0
     gen = generator(cfg.seed)
     vx, vy = val_subset(data, TEACHER_VAL_SUBSET)
-    history, step, start = [], 0, time.perf_counter()
+    history: list[float] = []
+    best: tuple[float, int, dict[str, Tensor]] | None = None
+    step, start = 0, time.perf_counter()
     for epoch in range(cfg.epochs):
         batches = torch.randperm(len(data.train_y), generator=gen).split(cfg.batch_size)
         for idx in bar(batches, desc=f"teacher {cfg.model} epoch {epoch + 1}/{cfg.epochs}", unit="step"):
@@ -128,11 +158,24 @@ def _train(cfg: TeacherConfig, data: RealData, device: torch.device) -> tuple[nn
             if sched is not None:
                 sched.step_update(step)
         history.append(round(accuracy(model, data, vx, vy, device, "fp32"), 4))
+        if plateau is not None:
+            if best is None or history[-1] > best[0]:
+                best = (history[-1], epoch + 1, {k: v.detach().clone() for k, v in model.state_dict().items()})
+            lr = opt.param_groups[0]["lr"]
+            plateau.step(history[-1])
+            drops += opt.param_groups[0]["lr"] < lr
+            if drops >= PLATEAU_DROPS:
+                break
+    kept = len(history)
+    if best is not None:
+        model.load_state_dict(best[2])
+        kept = best[1]
     model.eval()
     probe = data.normalize(data.train_x[:1].to(device))
     flops = count_flops(lambda: model(probe))
     return model, {"config": asdict(cfg), "key": cfg.key, "classes": list(data.classes), "dataset": data.name,
-                   "val_acc": history[-1], "val_acc_per_epoch": history, "train_s": round(time.perf_counter() - start, 2),
+                   "val_acc": history[kept - 1], "val_acc_per_epoch": history, "epochs_trained": len(history),
+                   "epochs_kept": kept, "train_s": round(time.perf_counter() - start, 2),
                    "forward_flops_per_image": int(flops),
                    "param_bytes": sum(p.numel() * p.element_size() for p in model.parameters())}
 

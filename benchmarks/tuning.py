@@ -1,13 +1,13 @@
 """The fair per-architecture protocol: one learning rate per (dataset, architecture, ipc and training recipe),
-chosen on validation, cached and shared by every set evaluated under it.
+chosen on validation, cached and shared by every set and loss evaluated under it.
 
 The field's evaluators train every architecture with ConvNet's hyper-parameters, so transfer tables partly
 measure the recipe (LeNet and MobileNetV3 train poorly on random real images under it). With
 ``lr_per_architecture = true`` an EvalConfig's lr is instead chosen once per architecture: a model is trained
 on ``REFERENCE_METHOD``'s set at the cell's ipc (random real images, seed ``REFERENCE_SEED``; the full
 training split for ipc-free cells) with each lr in the grid (the config's ``lr_grid`` multipliers of its base
-lr, or ``DEFAULT_GRID``), and the lr with the best validation accuracy is used for every method's set. The
-test split is never read here. The choice is cached in ``<cache>/tuning/<key>.json`` and each record carries it.
+lr, or ``DEFAULT_GRID``) under ``REFERENCE_LOSS`` (the reference set's true labels), and the lr with the best
+validation accuracy is used for every method's set and every loss. The test split is never read here. The choice is cached in ``<cache>/tuning/<key>.json`` and each record carries it.
 """
 
 from __future__ import annotations
@@ -27,15 +27,16 @@ from benchmarks.spec import EvalConfig, stable_hash
 
 REFERENCE_METHOD = "random"
 REFERENCE_SEED = 0
+REFERENCE_LOSS = "ce"  # the reference set has true labels: the choice is the architecture's, not a loss's
 DEFAULT_GRID = (0.3, 1.0, 3.0)  # multipliers of the optimizer's base lr
-# What the choice may depend on: the recipe, not the evaluation's own seed, grid or panel.
-IGNORED = ("seed", "order_seed", "lr_grid", "robustness", "lr_per_architecture", "lr_from_artifact")
+# What the choice may depend on: the recipe, not the evaluation's own seed, loss, grid or panel.
+IGNORED = ("seed", "order_seed", "loss", "lr_grid", "robustness", "lr_per_architecture", "lr_from_artifact")
 
 
 def tuning_key(cfg: EvalConfig, dataset: str, ipc: int | None, grid: list[float]) -> str:
     recipe = {k: v for k, v in cfg.resolved().items() if k not in IGNORED}
     return stable_hash({"dataset": dataset, "ipc": ipc, "recipe": recipe, "grid": grid,
-                        "reference": [REFERENCE_METHOD, REFERENCE_SEED]})
+                        "reference": [REFERENCE_METHOD, REFERENCE_SEED, REFERENCE_LOSS]})
 
 
 def tuning_path(key: str) -> Path:
@@ -68,7 +69,7 @@ def choose_lr(cfg: EvalConfig, ds: DistilledSet, data: RealData, device: torch.d
             pass  # unreadable: choose again and overwrite
     ref = reference_set(data, ipc, device, ds)
     vx, vy = val_subset(data, cfg.val_size)
-    plain = replace(cfg, seed=REFERENCE_SEED, order_seed=None, lr_grid=(), robustness=None,
+    plain = replace(cfg, seed=REFERENCE_SEED, order_seed=None, loss=REFERENCE_LOSS, lr_grid=(), robustness=None,
                     lr_from_artifact=False).for_device(device)
     tried = {}
     for lr in grid:

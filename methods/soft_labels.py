@@ -26,18 +26,26 @@ from benchmarks.teachers import Teacher, TeacherConfig, get_teacher
 
 
 def teacher_for(data: RealData, model: str, epochs: int, seed: int, device: torch.device) -> Teacher:
-    """The cached teacher trained on this dataset's train split (trained on first use)."""
-    teacher = get_teacher(TeacherConfig(data.name, model, seed, epochs), device, data=data)
+    """The cached teacher trained on this dataset's train split (trained on first use): ``epochs`` epochs on a
+    cosine schedule, or with ``epochs = 0`` to its validation plateau (``TeacherConfig.plateau``)."""
+    if epochs < 0:
+        raise UserError(f"teacher_epochs must be 0 (train to the validation plateau) or a number of epochs, got {epochs}")
+    cfg = TeacherConfig(data.name, model, seed, epochs) if epochs else TeacherConfig.plateau(data.name, model, seed)
+    teacher = get_teacher(cfg, device, data=data)
     teacher.check_classes(data)
     return teacher
 
 
 def _teacher_meta(t: Teacher) -> dict[str, object]:
-    return {"teacher_key": t.key, "teacher_model": t.config.model, "teacher_epochs": t.config.epochs,
+    plateau = {"teacher_patience": t.config.patience} if t.config.patience else {}  # fixed-epoch metadata unchanged
+    return {"teacher_key": t.key, "teacher_model": t.config.model,
+            "teacher_epochs": t.record.get("epochs_kept", t.config.epochs), **plateau,
             "teacher_val_acc": t.record["val_acc"]}
 
 
-TEACHER = dict(teacher_model="convnet3", teacher_epochs=2, teacher_seed=0)
+# teacher_epochs = 0: the teacher trains to its validation plateau (benchmarks.teachers.PLATEAU_*); a positive
+# number trains exactly that many epochs (an early-stopped, weaker teacher).
+TEACHER = dict(teacher_model="convnet3", teacher_epochs=0, teacher_seed=0)
 
 
 @register_method("soft_random", label_kind="soft", temperature=1.0, **TEACHER, smoke={"teacher_epochs": 1},

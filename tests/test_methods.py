@@ -54,12 +54,33 @@ def test_coresets_do_not_depend_on_the_machines_precision_policy(name, digits, c
     """The embedder's recipe is pinned, so a machine whose "auto" means bf16 and one where it means fp32 pick the
     same images (the distill key holds no precision, so it must not matter)."""
     import benchmarks.spec as spec
-    from benchmarks import policy
+    from benchmarks import policy, selection
 
     hashes = []
     for fast_bf16 in (True, False):
+        monkeypatch.setattr(selection, "_FEATURES", type(selection._FEATURES)())  # train the embedder each time
         monkeypatch.setattr(spec, "bf16_supported", lambda device, v=fast_bf16: v)
         monkeypatch.setitem(policy.BF16_BY_DEFAULT, "cpu", fast_bf16)
         monkeypatch.setitem(policy.COMPILE_BY_DEFAULT, "cpu", fast_bf16)
         hashes.append(run_method(name, digits, Budget(2), 0, cpu, {"feature_model": "convnet3", "feature_steps": 5}).content_hash())
     assert hashes[0] == hashes[1]
+
+
+def test_coresets_of_one_seed_share_one_embedder_and_a_hit_equals_training_again(digits, cpu, monkeypatch):
+    """herding and k-center at every ipc of a seed use the same trained embedder: the process keeps its features,
+    and what it returns is what training the embedder again gives."""
+    from benchmarks import selection
+
+    monkeypatch.setattr(selection, "_FEATURES", type(selection._FEATURES)())
+    params = {"feature_model": "convnet3_w32", "feature_steps": 5}
+    first = run_method("herding", digits, Budget(2), 0, cpu, params).content_hash()
+    trained = []
+    real = selection.trained_embedder
+    monkeypatch.setattr(selection, "trained_embedder", lambda *a, **k: trained.append(a) or real(*a, **k))
+    assert run_method("herding", digits, Budget(2), 0, cpu, params).content_hash() == first
+    run_method("kcenter", digits, Budget(3), 0, cpu, params)
+    assert trained == []  # both hits
+    run_method("herding", digits, Budget(2), 1, cpu, params)
+    assert len(trained) == 1  # another seed trains its own
+    monkeypatch.setattr(selection, "_FEATURES", type(selection._FEATURES)())
+    assert run_method("herding", digits, Budget(2), 0, cpu, params).content_hash() == first  # trained again

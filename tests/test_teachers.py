@@ -93,3 +93,41 @@ def test_every_soft_label_record_carries_its_teachers_strength(tmp_path, cpu, me
     assert by[method]["artifact"]["teacher"] == {"key": CFG.key, "model": "convnet3_w32", "epochs": 1,
                                                  "val_acc": teacher.record["val_acc"]}
     assert "teacher" not in by["random"]["artifact"]
+
+
+def test_a_plateau_teacher_drops_its_lr_at_each_plateau_stops_at_the_last_and_keeps_the_best(digits, cpu):
+    from benchmarks.metrics import val_subset
+
+    cfg = TeacherConfig("digits", "lenet", seed=0, epochs=40, lr=3e-2, patience=1)
+    teacher = get_teacher(cfg, cpu, data=digits)
+    rec = teacher.record
+    history, kept = rec["val_acc_per_epoch"], rec["epochs_kept"]
+    assert rec["epochs_trained"] == len(history) <= cfg.epochs
+    assert rec["val_acc"] == history[kept - 1] == max(history)
+    assert history.index(max(history)) == kept - 1  # the first epoch to reach the best is the one kept
+    assert len(history) < cfg.epochs, "digits plateaus well before 40 epochs"
+    # Each plateau is more than `patience` epochs without a new best; the run ends at the PLATEAU_DROPS-th.
+    plateaus, bad, best = 0, 0, -1.0
+    for acc in history:
+        bad = 0 if acc > best else bad + 1
+        best = max(best, acc)
+        if bad > cfg.patience:
+            plateaus, bad = plateaus + 1, 0
+    assert plateaus == teachers.PLATEAU_DROPS
+    vx, vy = val_subset(digits, teachers.TEACHER_VAL_SUBSET)
+    assert round(teachers.accuracy(teacher.model, digits, vx, vy, cpu, "fp32"), 4) == rec["val_acc"]  # best weights
+
+
+def test_fixed_epoch_teachers_keep_their_keys_and_plateau_is_the_methods_default(digits, cpu):
+    from dataclasses import asdict
+
+    from benchmarks.methods import METHODS
+    from benchmarks.spec import stable_hash
+
+    legacy = {k: v for k, v in asdict(CFG).items() if k != "patience"}
+    assert CFG.key == stable_hash(legacy)  # cached teachers and the artifacts naming them stay valid
+    assert TeacherConfig.plateau("digits", "lenet", 0).key != TeacherConfig("digits", "lenet", 0, 30).key
+    for method in ("soft_random", "rded"):
+        assert METHODS.get(method).params["teacher_epochs"] == 0
+    with pytest.raises(UserError, match="patience"):
+        TeacherConfig("digits", "lenet", patience=-1).check()

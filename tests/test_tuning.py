@@ -15,6 +15,7 @@ from benchmarks.methods import Budget, run_method
 from benchmarks.spec import EvalConfig
 from benchmarks.tuning import choose_lr
 
+SMOKE_HERDING = {"feature_model": "convnet3_w32", "feature_steps": 5}
 CFG = EvalConfig(model="convnet3_w32", optimizer="adam", steps=15, batch_size=20, val_size=200,
                  lr_per_architecture=True, lr_grid=(0.1, 1.0, 10.0))
 
@@ -25,7 +26,7 @@ def _own_cache(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
 
 
 def test_the_choice_reads_validation_only(digits, cpu, monkeypatch, tmp_path):
-    ds = run_method("herding", digits, Budget(2), 0, cpu)
+    ds = run_method("herding", digits, Budget(2), 0, cpu, SMOKE_HERDING)
     choice = choose_lr(CFG, ds, digits, cpu)
     assert set(choice["val_acc"]) == {"0.0001", "0.001", "0.01"} and choice["reference"] == "random seed 0"
     assert choice["val_acc"][f"{choice['lr']:.6g}"] == max(choice["val_acc"].values())
@@ -36,11 +37,12 @@ def test_the_choice_reads_validation_only(digits, cpu, monkeypatch, tmp_path):
 
 def test_one_choice_per_architecture_and_ipc_shared_by_every_set(digits, cpu, monkeypatch):
     first = choose_lr(CFG, run_method("random", digits, Budget(2), 1, cpu), digits, cpu)
-    herding = run_method("herding", digits, Budget(2), 0, cpu)  # (herding trains its embedder)
+    herding = run_method("herding", digits, Budget(2), 0, cpu, SMOKE_HERDING)  # (herding trains its embedder)
     monkeypatch.setattr(training, "train_group", lambda *a, **k: pytest.fail("trained again"))
     assert choose_lr(CFG, herding, digits, cpu) == first  # cached, and the same for another method's set
     assert choose_lr(replace(CFG, seed=4, lr_grid=CFG.lr_grid), run_method("random", digits, Budget(2), 2, cpu),
                      digits, cpu) == first  # the evaluation seed is not part of the recipe
+    assert choose_lr(replace(CFG, loss="gift"), herding, digits, cpu) == first  # nor the loss: true labels, CE
     monkeypatch.undo()
     other = choose_lr(replace(CFG, model="lenet"), run_method("random", digits, Budget(2), 1, cpu), digits, cpu)
     assert other["key"] != first["key"]
