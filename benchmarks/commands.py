@@ -189,8 +189,13 @@ def _add_run(sub: Any) -> None:
     r.add_argument("--no-report", action="store_true")
     r.add_argument("--no-progress", action="store_true", help="the same as --quiet")
     x = r.add_argument_group("executor", "where the cells run (records are written by this process only)")
-    x.add_argument("--executor", default="inprocess", choices=("inprocess", "ray"),
-                   help="inprocess (default) or ray: one Ray task per artifact and per evaluation group")
+    x.add_argument("--executor", default="inprocess", choices=("inprocess", "local", "ray"),
+                   help="inprocess (default); local: a pool of worker processes on this machine (faster for small "
+                        "models on an idle CPU); ray: one Ray task per artifact and per evaluation group")
+    x.add_argument("--workers", type=int, default=0,
+                   help="local: worker processes (default 0: one per usable core)")
+    x.add_argument("--threads-per-worker", type=int, default=0,
+                   help="local: torch threads per worker (default 0: the usable cores divided among the workers)")
     x.add_argument("--address", default=None,
                    help="ray: an existing cluster (auto or HOST:PORT); default: a local Ray bound to 127.0.0.1")
     x.add_argument("--num-cpus", type=finite, default=1.0, help="ray: CPUs per task (torch threads) (default: 1)")
@@ -226,6 +231,8 @@ def cmd_run(args: argparse.Namespace) -> None:
     records, report = suite_dirs(suite.name, args.records_dir, args.report_dir)
     options = {"address": args.address, "num_cpus": args.num_cpus, "num_gpus": args.num_gpus,
                "max_retries": args.max_retries, "shared_cache": args.shared_cache} if args.executor == "ray" else {}
+    if args.executor == "local":
+        options = {"workers": args.workers, "threads": args.threads_per_worker}
     counts = run_suite(suite, records, device, args.data_root, limit=args.limit, retry_errors=args.retry_errors,
                        progress=not (args.no_progress or args.quiet), shard=shard, cached_only=args.cached_only,
                        executor=make_executor(args.executor, **options))

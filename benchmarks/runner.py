@@ -92,6 +92,16 @@ def make_record(cell: Cell, suite: Suite, device: torch.device, ds: DistilledSet
     return record
 
 
+def lost_record(cell: Cell, suite: Suite, error: BaseException, message: str, device: str) -> dict[str, Any]:
+    """An error record for a cell whose worker was lost (killed, out of memory, a node gone): an environment
+    error, so the next run retries it. ``device`` says where it ran, as far as the driver knows."""
+    record = make_record(cell, suite, torch.device("cpu"), None, None, error)
+    record["error"] = message
+    record["error_kind"] = "environment"
+    record["provenance"]["device"] = device
+    return record
+
+
 def teacher_summary(ds: DistilledSet) -> dict[str, Any]:
     """The teacher behind a soft-label set, as far as its artifact says: key, architecture, epochs and the
     validation accuracy it reached (soft-label results depend on it, so every such record carries it). A

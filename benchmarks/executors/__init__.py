@@ -1,4 +1,4 @@
-"""Executors: where a run's cells are computed (``inprocess``, ``ray``), registered by name in ``EXECUTORS``."""
+"""Executors: where a run's cells are computed (``inprocess``, ``local``, ``ray``), registered by name in ``EXECUTORS``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,6 @@ from benchmarks.executors.base import EXECUTORS, Executor
 
 def make_executor(name: str, **options: Any) -> Executor:
     """The executor registered as ``name``, built from its options (see each executor's dataclass)."""
-    from benchmarks.executors import inprocess, ray_executor  # noqa: F401  (they register themselves)
+    from benchmarks.executors import inprocess, local, ray_executor  # noqa: F401  (they register themselves)
 
     return EXECUTORS.get(name)(**options)

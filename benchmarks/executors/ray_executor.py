@@ -161,10 +161,7 @@ def _evaluate_task(group: list[Cell], suite: Suite, device: str, data_root: str 
 
 def _lost_record(cell: Cell, suite: Suite, error: BaseException) -> dict[str, Any]:
     """An error record for a cell whose task failed for good (the worker or node was lost): retried next run."""
-    from benchmarks.runner import make_record
+    from benchmarks.runner import lost_record
 
-    record = make_record(cell, suite, torch.device("cpu"), None, None, error)
-    record["error"] = f"Ray task lost: {str(error).splitlines()[0] if str(error) else type(error).__name__}"
-    record["error_kind"] = "environment"
-    record["provenance"]["device"] = "unknown (the Ray worker was lost)"
-    return record
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return lost_record(cell, suite, error, f"Ray task lost: {text}", "unknown (the Ray worker was lost)")
