@@ -6,7 +6,8 @@ measure the recipe (LeNet and MobileNetV3 train poorly on random real images und
 ``lr_per_architecture = true`` an EvalConfig's lr is instead chosen once per architecture: a model is trained
 on ``REFERENCE_METHOD``'s set at the cell's ipc (random real images, seed ``REFERENCE_SEED``; the full
 training split for ipc-free cells) with each lr in the grid (the config's ``lr_grid`` multipliers of its base
-lr, or ``DEFAULT_GRID``) under ``REFERENCE_LOSS`` (the reference set's true labels), and the lr with the best
+lr, or ``DEFAULT_GRID``; while the best lies on the grid's edge, up to ``EXTEND`` more lrs beyond it at the
+grid's own ratio) under ``REFERENCE_LOSS`` (the reference set's true labels), and the lr with the best
 validation accuracy is used for every method's set and every loss. The test split is never read here. The choice is cached in ``<cache>/tuning/<key>.json`` and each record carries it.
 """
 
@@ -29,6 +30,7 @@ REFERENCE_METHOD = "random"
 REFERENCE_SEED = 0
 REFERENCE_LOSS = "ce"  # the reference set has true labels: the choice is the architecture's, not a loss's
 DEFAULT_GRID = (0.3, 1.0, 3.0)  # multipliers of the optimizer's base lr
+EXTEND = 2  # more lrs tried past the grid's edge while the best lies on it (e.g. LeNet wants ~10x ConvNet's)
 # What the choice may depend on: the recipe, not the evaluation's own seed, loss, grid or panel.
 IGNORED = ("seed", "order_seed", "loss", "lr_grid", "robustness", "lr_per_architecture", "lr_from_artifact")
 
@@ -36,7 +38,7 @@ IGNORED = ("seed", "order_seed", "loss", "lr_grid", "robustness", "lr_per_archit
 def tuning_key(cfg: EvalConfig, dataset: str, ipc: int | None, grid: list[float]) -> str:
     recipe = {k: v for k, v in cfg.resolved().items() if k not in IGNORED}
     return stable_hash({"dataset": dataset, "ipc": ipc, "recipe": recipe, "grid": grid,
-                        "reference": [REFERENCE_METHOD, REFERENCE_SEED, REFERENCE_LOSS]})
+                        "reference": [REFERENCE_METHOD, REFERENCE_SEED, REFERENCE_LOSS], "extend": EXTEND})
 
 
 def tuning_path(key: str) -> Path:
@@ -71,12 +73,27 @@ def choose_lr(cfg: EvalConfig, ds: DistilledSet, data: RealData, device: torch.d
     vx, vy = val_subset(data, cfg.val_size)
     plain = replace(cfg, seed=REFERENCE_SEED, order_seed=None, loss=REFERENCE_LOSS, lr_grid=(), robustness=None,
                     lr_from_artifact=False).for_device(device)
-    tried = {}
-    for lr in grid:
+    tried: dict[str, float] = {}
+
+    def score(lr: float) -> None:
         (res,) = train_group([ref], data, [plain], lr, device)
         tried[f"{lr:.6g}"] = round(accuracy(res.model, data, vx, vy, device, plain.precision, res.eval_batch,
                                             res.predict), 4)
-    best = max(grid, key=lambda lr: (tried[f"{lr:.6g}"], -lr))  # ties: the smaller lr
+
+    for lr in grid:
+        score(lr)
+    lrs = sorted(grid)
+    best = max(lrs, key=lambda lr: (tried[f"{lr:.6g}"], -lr))  # ties: the smaller lr
+    for _ in range(EXTEND if len(lrs) > 1 else 0):
+        if best == lrs[-1]:
+            lrs.append(lrs[-1] * lrs[-1] / lrs[-2])
+            score(lrs[-1])
+        elif best == lrs[0]:
+            lrs.insert(0, lrs[0] * lrs[0] / lrs[1])
+            score(lrs[0])
+        else:
+            break
+        best = max(lrs, key=lambda lr: (tried[f"{lr:.6g}"], -lr))
     choice = {"key": key, "lr": best, "val_acc": tried, "grid": grid, "ipc": ipc,
               "reference": f"{REFERENCE_METHOD} seed {REFERENCE_SEED}" if ipc is not None else "the cell's own set"}
     path.parent.mkdir(parents=True, exist_ok=True)

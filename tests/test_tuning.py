@@ -28,7 +28,7 @@ def _own_cache(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
 def test_the_choice_reads_validation_only(digits, cpu, monkeypatch, tmp_path):
     ds = run_method("herding", digits, Budget(2), 0, cpu, SMOKE_HERDING)
     choice = choose_lr(CFG, ds, digits, cpu)
-    assert set(choice["val_acc"]) == {"0.0001", "0.001", "0.01"} and choice["reference"] == "random seed 0"
+    assert {"0.0001", "0.001", "0.01"} <= set(choice["val_acc"]) and choice["reference"] == "random seed 0"
     assert choice["val_acc"][f"{choice['lr']:.6g}"] == max(choice["val_acc"].values())
     monkeypatch.setenv("DDBENCH_CACHE", str(tmp_path / "other"))
     blind = replace(digits, test_x=torch.full_like(digits.test_x, float("nan")), test_y=torch.zeros_like(digits.test_y))
@@ -53,6 +53,33 @@ def test_a_record_trains_at_the_chosen_lr_and_carries_the_choice(digits, cpu):
     result = evaluate(ds, digits, CFG, cpu)
     tuning = result["metrics"]["lr_tuning"]
     assert result["metrics"]["lr"] == tuning["lr"] and list(result["metrics"]["lr_val_acc"]) == [f"{tuning['lr']:.6g}"]
+
+
+def _expected_trials(grid: list[float], acc: dict[str, float], extend: int) -> tuple[list[float], float]:
+    """The rule, replayed on the recorded accuracies: past an edge at the grid's ratio while the best lies on it."""
+    lrs, key = sorted(grid), (lambda lr: (acc[f"{lr:.6g}"], -lr))
+    best = max(lrs, key=key)
+    for _ in range(extend):
+        if best == lrs[-1]:
+            lrs.append(lrs[-1] * lrs[-1] / lrs[-2])
+        elif best == lrs[0]:
+            lrs.insert(0, lrs[0] * lrs[0] / lrs[1])
+        else:
+            break
+        best = max(lrs, key=key)
+    return lrs, best
+
+
+@pytest.mark.parametrize("multipliers", [(0.03, 0.1), (0.1, 1.0, 10.0)])
+def test_a_best_lr_on_the_grids_edge_extends_the_grid_at_its_ratio(digits, cpu, multipliers):
+    from benchmarks.tuning import EXTEND
+
+    cfg = replace(CFG, lr_grid=multipliers)
+    choice = choose_lr(cfg, run_method("random", digits, Budget(2), 0, cpu), digits, cpu)
+    lrs, best = _expected_trials(choice["grid"], choice["val_acc"], EXTEND)
+    assert sorted(f"{lr:.6g}" for lr in lrs) == sorted(choice["val_acc"]) and choice["lr"] == pytest.approx(best)
+    if len(multipliers) == 2:  # a two-point grid's best is always on an edge: at least one more lr was tried
+        assert len(choice["val_acc"]) > 2
 
 
 def test_two_ways_of_choosing_the_lr_are_refused():
