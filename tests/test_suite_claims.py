@@ -51,6 +51,22 @@ def teacher(model: str, epochs: int) -> Callable[[list[Record]], bool]:
                           for r in rs if r["config"]["method"] in ("soft_random", "rded"))
 
 
+def plateau_teacher(rs: list[Record]) -> bool:
+    soft = [r for r in rs if r["config"]["method"] in ("soft_random", "rded")]
+    return bool(soft) and all(r["config"]["params"]["teacher_epochs"] == 0 and r["config"]["params"]["teacher_model"]
+                              == "convnet3" and r["artifact"]["teacher"].get("patience") for r in ok(soft))
+
+
+def one_lr_per_architecture(rs: list[Record]) -> bool:
+    chosen: dict[tuple, set[float]] = {}
+    for r in ok(rs):
+        e = r["config"]["eval"]
+        if not e["lr_per_architecture"] or r["metrics"]["lr"] != r["metrics"]["lr_tuning"]["lr"]:
+            return False
+        chosen.setdefault((e["model"], e["optimizer"], r["config"]["ipc"]), set()).add(r["metrics"]["lr"])
+    return bool(chosen) and all(len(v) == 1 for v in chosen.values())
+
+
 def evals(steps: int, batch: int, augment: str) -> Callable[[list[Record]], bool]:
     return lambda rs: all(r["config"]["eval"]["steps"] == steps and r["config"]["eval"]["batch_size"] == batch
                           and r["config"]["eval"]["augment"] == augment for r in rs)
@@ -84,8 +100,12 @@ CLAIMS: list[tuple[str, str, Callable[[list[Record]], bool]]] = [
     ("loss-study", "three evaluation seeds per artifact and loss",
      lambda rs: set(Counter((r["artifact"]["hash"], json.dumps(r["config"]["eval"]["loss"], sort_keys=True))
                             for r in ok(rs)).values()) == {3}),
-    ("quick", "a ConvNet-3 teacher trained 20 epochs", teacher("convnet3", 20)),
-    ("quick", "every model trains 200 steps (batch 64)", lambda rs: evals(200, 64, "none")(rs)),
+    ("quick", "the methods' default teacher, a ConvNet-3 trained to its validation plateau", plateau_teacher),
+    ("quick", "every model trains 150 steps (batch 64), LeNet twice the steps",
+     lambda rs: evals(150, 64, "none")([r for r in rs if r["config"]["eval"]["model"] != "lenet"])
+     and evals(300, 64, "none")([r for r in rs if r["config"]["eval"]["model"] == "lenet"])),
+    ("quick", "the fair protocol: one lr per (architecture, optimizer, ipc), chosen on validation, for every set "
+              "and loss", one_lr_per_architecture),
     ("ld-paper-mnist", "one artifact per method, budget and seed, trained 20 times", times_per_artifact(20)),
     ("budget-curve", "50 / 200 / 800 iterations",
      lambda rs: {r["config"]["iterations"] for r in rs} == {50, 200, 800}),
