@@ -14,6 +14,7 @@ import traceback
 from importlib.metadata import entry_points
 
 import benchmarks
+from benchmarks.allocator import keep_freed_memory
 from benchmarks.commandline import COMMANDS, Parser
 from benchmarks.errors import UserError
 from benchmarks.progress import set_quiet
@@ -81,6 +82,7 @@ def _compile_cache() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     _compile_cache()
+    keep_freed_memory()
     args = build_parser(argv).parse_args(argv)
     set_quiet(bool(getattr(args, "quiet", False) or getattr(args, "no_progress", False)))
     try:

@@ -99,22 +99,73 @@ class Learner:
         self.opt = torch.optim.Adam(self.model.parameters(), lr=self.lr)
 
 
+@dataclass
+class MetaStep:
+    """One meta-step's results: the outer loss, the labels' gradient, the stepped learner's target error, and
+    the learner's own gradient on the first inner batch with the labels before their update (its Adam step
+    reuses it instead of a second forward and backward)."""
+
+    outer: Tensor
+    label_grad: Tensor
+    error: float
+    inner_grad: dict[str, Tensor]
+
+
 def meta_step(learner: Learner, labels: Tensor, xb: Tensor, xt: Tensor, yt: Tensor, inner_lr: float,
-              inner_batches: list[Tensor]) -> tuple[Tensor, Tensor, float]:
-    """Outer loss of the learner after ``inner_steps`` differentiable SGD steps on base minibatches;
-    returns (outer loss, gradient with respect to the labels, target error of the stepped learner)."""
+              inner_batches: list[Tensor]) -> MetaStep:
+    """Outer loss of the learner after ``len(inner_batches)`` differentiable SGD steps on base minibatches and
+    its gradient with respect to the labels: in closed form for the paper's single step, else by unrolling."""
     model = learner.model
-    params = {n: p.detach().requires_grad_(True) for n, p in model.named_parameters()}
+    params = {n: p.detach() for n, p in model.named_parameters()}
     buffers = dict(model.named_buffers())
-    fast = params
+    step = _one_step if len(inner_batches) == 1 else _unrolled
+    return step(model, params, buffers, labels, xb, xt, yt, inner_lr, inner_batches)
+
+
+def _outer(model: nn.Module, fast: dict[str, Tensor], buffers: dict[str, Tensor], xt: Tensor,
+           yt: Tensor) -> tuple[Tensor, Tensor]:
+    logits = functional_call(model, (fast, buffers), (xt,))
+    return F.cross_entropy(logits, yt), logits.detach()
+
+
+def _one_step(model: nn.Module, params: dict[str, Tensor], buffers: dict[str, Tensor], labels: Tensor, xb: Tensor,
+              xt: Tensor, yt: Tensor, inner_lr: float, inner_batches: list[Tensor]) -> MetaStep:
+    """The single inner step without a second-order graph. The inner loss L = -1/B sum_i y_i . log p(x_i; theta)
+    is linear in the labels, so theta' = theta - lr grad L moves with y_ic by lr/B * grad_theta log p_c(x_i), and
+    dOuter/dy_ic = lr/B * (J v)_ic: J the Jacobian of the inner batch's log-probabilities in theta, v the outer
+    gradient at theta'. That is one first-order outer backward plus a forward-mode product on the inner batch -
+    the same gradient the unrolled graph gives (tests compare them), at the cost of a plain training step."""
+    (b,) = inner_batches
+    x, y = xb[b], labels.detach()[b]
+
+    def log_probs(p: dict[str, Tensor]) -> Tensor:
+        # copies of the buffers: torch.func may not mutate captured tensors (BatchNorm's running statistics,
+        # which the learner never uses: it always runs in train mode)
+        return F.log_softmax(functional_call(model, (p, {n: t.clone() for n, t in buffers.items()}), (x,)), 1)
+
+    grad = torch.func.grad(lambda p: -(y * log_probs(p)).sum(1).mean())(params)  # = soft_ce, written out
+    fast = {n: (p - inner_lr * grad[n]).requires_grad_(True) for n, p in params.items()}
+    outer, logits = _outer(model, fast, buffers, xt, yt)
+    v = dict(zip(fast, torch.autograd.grad(outer, list(fast.values())), strict=True))
+    _, jv = torch.func.jvp(log_probs, (params,), (v,))
+    label_grad = torch.zeros_like(labels)
+    label_grad[b] = inner_lr / len(b) * jv  # b: distinct indices
+    return MetaStep(outer.detach(), label_grad, float((logits.argmax(1) != yt).float().mean()), grad)
+
+
+def _unrolled(model: nn.Module, params: dict[str, Tensor], buffers: dict[str, Tensor], labels: Tensor, xb: Tensor,
+              xt: Tensor, yt: Tensor, inner_lr: float, inner_batches: list[Tensor]) -> MetaStep:
+    """Several inner steps: back-propagate the outer loss through the unrolled SGD graph into the labels."""
+    fast = {n: p.requires_grad_(True) for n, p in params.items()}
+    first: dict[str, Tensor] = {}
     for b in inner_batches:
         inner = soft_ce(functional_call(model, (fast, buffers), (xb[b],)), labels[b])
         grads = torch.autograd.grad(inner, list(fast.values()), create_graph=True)
+        first = first or {n: g.detach() for n, g in zip(fast, grads, strict=True)}
         fast = {n: p - inner_lr * g for (n, p), g in zip(fast.items(), grads, strict=True)}
-    logits = functional_call(model, (fast, buffers), (xt,))
-    outer = F.cross_entropy(logits, yt)
+    outer, logits = _outer(model, fast, buffers, xt, yt)
     (label_grad,) = torch.autograd.grad(outer, labels)
-    return outer.detach(), label_grad, float((logits.detach().argmax(1) != yt).float().mean())
+    return MetaStep(outer.detach(), label_grad, float((logits.argmax(1) != yt).float().mean()), first)
 
 
 def initial_labels(s: LDSettings, true: Tensor, num_classes: int, same_dataset: bool) -> Tensor:
@@ -147,22 +198,22 @@ class SecondOrder:
 
     learner: Learner
     inner_lr: float
-    target_error: float = 1.0
+    last: MetaStep | None = None
 
     def label_gradient(self, labels: Tensor, xb: Tensor, batches: list[Tensor], xt: Tensor,
                        yt: Tensor) -> tuple[Tensor, Tensor]:
-        outer, grad, self.target_error = meta_step(self.learner, labels, xb, xt, yt, self.inner_lr, batches)
-        return outer, grad
+        self.last = meta_step(self.learner, labels, xb, xt, yt, self.inner_lr, batches)
+        return self.last.outer, self.last.label_grad
 
     def learner_update(self, xb: Tensor, batch: Tensor, labels: Tensor, xt: Tensor, yt: Tensor) -> float:
-        """One Adam step of the online learner on base examples; returns its target-batch error,
-        measured on the meta-step's forward pass (one SGD step ahead) to save a second forward."""
-        model = self.learner.model
-        loss = soft_ce(model(xb[batch]), labels[batch])
-        self.learner.opt.zero_grad(set_to_none=True)
-        loss.backward()
+        """One Adam step of the online learner on its first inner batch with the labels from before their
+        update: the meta-step already computed exactly that gradient, so it is reused. Returns the target
+        error measured on the meta-step's forward pass (one SGD step ahead), also to save a forward."""
+        assert self.last is not None, "learner_update follows label_gradient"
+        for n, p in self.learner.model.named_parameters():
+            p.grad = self.last.inner_grad[n]
         self.learner.opt.step()
-        return self.target_error
+        return self.last.error
 
     def reset(self) -> None:
         self.learner.reset()
@@ -204,26 +255,68 @@ def base_source(data: RealData, base_dataset: str) -> RealData:
     return data
 
 
-def _meta_iteration(meta: MetaLearner, labels: Tensor, label_opt: torch.optim.Optimizer, label_sched: Any,
-                    tracker: ResetTracker, data: RealData, s: LDSettings, xb: Tensor, inner_batch: int,
-                    gen: torch.Generator, device: torch.device) -> float:
-    """One outer step: a target batch, the labels' meta-gradient, an Adam step projected onto the simplex,
-    then the online learner's own step (with the labels from before the update) and its reset check."""
-    t_idx = torch.randint(0, len(data.train_y), (s.outer_batch,), generator=gen)
-    xt = data.normalize(data.train_x[t_idx]).to(device)
-    yt = data.train_y[t_idx].to(device)
-    batches = [torch.randperm(len(xb), generator=gen)[:inner_batch].to(device) for _ in range(s.inner_steps)]
-    outer, label_grad = meta.label_gradient(labels, xb, batches, xt, yt)
-    before = labels.detach().clone()
-    labels.grad = label_grad
-    label_opt.step()
-    if label_sched is not None:
-        label_sched.step()
-    with torch.no_grad():
-        labels.copy_(project_simplex(labels))
-    if tracker.update(meta.learner_update(xb, batches[0], before, xt, yt)):
-        meta.reset()
-    return float(outer)
+@dataclass
+class LabelRun:
+    """One label-distillation run between meta-iterations: the base set, the labels and their optimiser, the
+    meta-learner and its reset tracker (``start_run`` builds it; ``benchmarks/perf/bench_ld.py`` times ``step``)."""
+
+    data: RealData
+    source: RealData
+    s: LDSettings
+    base_idx: Tensor
+    base_images: Tensor
+    xb: Tensor
+    inner_batch: int
+    gap: int
+    meta: MetaLearner
+    labels: Tensor
+    label_opt: torch.optim.Optimizer
+    label_sched: Any
+    tracker: ResetTracker
+    gen: torch.Generator
+    device: torch.device
+
+    def step(self) -> float:
+        """One outer step: a target batch, the labels' meta-gradient, an Adam step projected onto the simplex,
+        then the online learner's own step (with the labels from before the update) and its reset check."""
+        s, data, labels = self.s, self.data, self.labels
+        t_idx = torch.randint(0, len(data.train_y), (s.outer_batch,), generator=self.gen)
+        xt = data.normalize(data.train_x[t_idx]).to(self.device)
+        yt = data.train_y[t_idx].to(self.device)
+        batches = [torch.randperm(len(self.xb), generator=self.gen)[:self.inner_batch].to(self.device)
+                   for _ in range(s.inner_steps)]
+        outer, label_grad = self.meta.label_gradient(labels, self.xb, batches, xt, yt)
+        before = labels.detach().clone()
+        labels.grad = label_grad
+        self.label_opt.step()
+        if self.label_sched is not None:
+            self.label_sched.step()
+        with torch.no_grad():
+            labels.copy_(project_simplex(labels))
+        if self.tracker.update(self.meta.learner_update(self.xb, batches[0], before, xt, yt)):
+            self.meta.reset()
+        return float(outer)
+
+
+def start_run(data: RealData, ipc: int, iterations: int, seed: int, device: torch.device, s: LDSettings,
+              make_meta: Callable[[Callable[[], nn.Module]], MetaLearner]) -> LabelRun:
+    """Base examples, initial labels with Adam (cosine-decayed over ``iterations`` if asked), a fresh learner."""
+    if s.label_schedule not in ("constant", "cosine"):
+        raise UserError(f"unknown label_schedule {s.label_schedule!r}; use 'constant' or 'cosine'")
+    source = base_source(data, s.base_dataset)
+    base_idx = select_base(source, ipc * data.num_classes, s.base, seed, device)
+    base_images = to_target(source.train_x[base_idx], data)
+    n = len(base_idx)
+    gen = generator(seed)
+    seed_global(seed)
+    meta = make_meta(lambda: build_model(s.learner, data.num_classes, data.channels, data.size)[0].to(device))
+    labels = initial_labels(s, source.train_y[base_idx], data.num_classes, source is data).to(device).requires_grad_(True)
+    label_opt = torch.optim.Adam([labels], lr=s.label_lr)
+    label_sched = torch.optim.lr_scheduler.CosineAnnealingLR(label_opt, iterations) if s.label_schedule == "cosine" else None
+    gap = s.stats_gap or (200 if n > 100 else 50)
+    return LabelRun(data, source, s, base_idx, base_images, data.normalize(base_images).to(device),
+                    min(s.inner_batch or default_inner_batch(n), n), gap, meta, labels, label_opt, label_sched,
+                    ResetTracker(gap), gen, device)
 
 
 def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.device, s: LDSettings,
@@ -233,22 +326,9 @@ def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.devi
     iterations = budget.iterations or s.iterations
     if not budget.ipc:
         raise UserError("label distillation needs a budget of base examples per class (ipc)")
-    if s.label_schedule not in ("constant", "cosine"):
-        raise UserError(f"unknown label_schedule {s.label_schedule!r}; use 'constant' or 'cosine'")
-    source = base_source(data, s.base_dataset)
-    base_idx = select_base(source, budget.ipc * data.num_classes, s.base, seed, device)
-    base_images = to_target(source.train_x[base_idx], data)
-    n = len(base_idx)
-    xb = data.normalize(base_images).to(device)
-    inner_batch = min(s.inner_batch or default_inner_batch(n), n)
-    gap = s.stats_gap or (200 if n > 100 else 50)
-    gen = generator(seed)
-    seed_global(seed)
-    meta = make_meta(lambda: build_model(s.learner, data.num_classes, data.channels, data.size)[0].to(device))
-    labels = initial_labels(s, source.train_y[base_idx], data.num_classes, source is data).to(device).requires_grad_(True)
-    label_opt = torch.optim.Adam([labels], lr=s.label_lr)
-    label_sched = torch.optim.lr_scheduler.CosineAnnealingLR(label_opt, iterations) if s.label_schedule == "cosine" else None
-    tracker = ResetTracker(gap)
+    run = start_run(data, budget.ipc, iterations, seed, device, s, make_meta)
+    source, base_idx, base_images, labels = run.source, run.base_idx, run.base_images, run.labels
+    tracker, gap, inner_batch = run.tracker, run.gap, run.inner_batch
     vx, vy = val_subset(data, s.val_size)
     best = (-1.0, labels.detach().clone(), 0, 0)
     history: list[float] = []
@@ -267,8 +347,7 @@ def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.devi
     start = time.perf_counter()
     it = 0
     for it in (i + 1 for i in budget_loop(budget, iterations)):
-        history.append(_meta_iteration(meta, labels, label_opt, label_sched, tracker, data, s, xb, inner_batch,
-                                       gen, device))
+        history.append(run.step())
         if it % s.select_every == 0 or it == iterations:
             select(it)
     if not checks or checks[-1][0] != it:  # a seconds budget ended the loop between selection points

@@ -1,5 +1,5 @@
 """Leaderboard sections computed from the records beyond accuracy: the field's relative scores (HLR, IOR, LRS),
-and cost (robustness has its own module, ``reports.robustness``)."""
+the teachers behind soft labels, and cost (robustness has its own module, ``reports.robustness``)."""
 
 from __future__ import annotations
 
@@ -83,6 +83,37 @@ def cost_section(records: list[dict[str, Any]], dataset: str) -> list[str]:
                "peak mem (GiB)", "label storage (B)"]
     return ["### Cost on the hardware that ran it (distillation: mean per artifact; evaluation: per cell, hours and "
             "energy summed)", "", tabulate(out, headers=headers, tablefmt="github", disable_numparse=True)]
+
+
+def teachers_section(records: list[dict[str, Any]], dataset: str) -> list[str]:
+    """The teachers behind the teacher-labelled sets of ``dataset``, as their records name them (soft-label results
+    depend on the teacher): architecture, epochs of the kept weights, how it was trained, validation accuracy,
+    and the methods and cells that used it; records made before teachers were recorded are counted apart."""
+    rows: dict[str, dict[str, Any]] = {}
+    unrecorded: dict[str, int] = {}
+    for r in records:
+        if r["status"] != "ok" or r["config"]["dataset"] != dataset or "teacher_model" not in r["config"]["params"]:
+            continue
+        t = (r.get("artifact") or {}).get("teacher")
+        if not t:
+            unrecorded[r["config"]["method"]] = unrecorded.get(r["config"]["method"], 0) + 1
+            continue
+        row = rows.setdefault(t["key"], {**t, "methods": set(), "n": 0})
+        row["methods"].add(r["config"]["method"])
+        row["n"] += 1
+    if not rows and not unrecorded:
+        return []
+    table = [[t["model"], t["key"], t["epochs"], f"to the validation plateau (patience {t['patience']})"
+              if t.get("patience") else "fixed epochs, cosine", f"{t['val_acc']:.2f}", ", ".join(sorted(t["methods"])),
+              t["n"]] for t in sorted(rows.values(), key=lambda t: (t["model"], t["val_acc"]))]
+    out = ["### Teachers (the models whose soft labels the sets carry)"]
+    if table:
+        out += ["", tabulate(table, headers=["teacher", "key", "epochs kept", "training", "val acc", "methods", "cells"],
+                             tablefmt="github", disable_numparse=True)]
+    if unrecorded:
+        out += ["", "Not recorded (records made before teachers were): " +
+                ", ".join(f"{m} ({n} cells)" for m, n in sorted(unrecorded.items())) + "."]
+    return out
 
 
 def _ipc_order(ipc: str) -> int:

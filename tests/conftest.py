@@ -5,8 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
+from benchmarks.allocator import keep_freed_memory
 from benchmarks.artifact import DistilledSet
 from benchmarks.data import RealData, load_dataset
+
+keep_freed_memory()  # as the ddbench command does: the tests run the same code paths, faster
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -5,11 +5,12 @@ import torch
 
 from benchmarks.errors import UserError
 from benchmarks.evaluator import evaluate
+from benchmarks.losses import soft_cross_entropy
 from benchmarks.methods import METHODS, Budget, MethodEntry, run_method
 from benchmarks.models import build_model
 from benchmarks.spec import EvalConfig
 from methods.base_examples import STRATEGIES, select_base
-from methods.label_distillation import Learner, ResetTracker, meta_step, project_simplex
+from methods.label_distillation import Learner, ResetTracker, _one_step, _unrolled, meta_step, project_simplex
 from methods.ridge_ld import ridge_analytic, ridge_cvxpy
 
 SMALL = {"iterations": 12, "outer_batch": 128, "select_every": 6, "val_size": 200}
@@ -43,15 +44,72 @@ def test_a_few_meta_steps_lower_the_outer_loss(digits, cpu):
     labels = torch.full((20, 10), 0.1, requires_grad=True)
     opt = torch.optim.Adam([labels], lr=0.05)
     batches = [torch.arange(20)]
-    first, _, _ = meta_step(learner, labels, xb, xt, yt, 0.5, batches)
+    first = meta_step(learner, labels, xb, xt, yt, 0.5, batches).outer
     for _ in range(15):
-        _, g, _ = meta_step(learner, labels, xb, xt, yt, 0.5, batches)
-        labels.grad = g
+        labels.grad = meta_step(learner, labels, xb, xt, yt, 0.5, batches).label_grad
         opt.step()
         with torch.no_grad():
             labels.copy_(project_simplex(labels))
-    last, _, _ = meta_step(learner, labels, xb, xt, yt, 0.5, batches)
+    last = meta_step(learner, labels, xb, xt, yt, 0.5, batches).outer
     assert float(last) < float(first) - 1e-3
+
+
+# a plain CNN, one with instance norm, one with batch norm (its running statistics must not break torch.func)
+@pytest.mark.parametrize("model", ["lenet", "convnet3_w32", "test_resnet"])
+def test_closed_form_meta_gradient_equals_the_unrolled_one(model, digits, cpu):
+    """The single-step closed form (first-order outer backward + a JVP on the inner batch) gives the labels the
+    gradient that back-propagating through the unrolled, create_graph step gives, and the same inner gradient."""
+    torch.manual_seed(0)
+    net = build_model(model, 10, 1, digits.size)[0]
+    xb, xt, yt = digits.normalize(digits.train_x[:20]), digits.normalize(digits.train_x[100:356]), digits.train_y[100:356]
+    labels = torch.softmax(torch.randn(20, 10), 1).requires_grad_(True)
+    batch = [torch.randperm(20)[:10]]
+    saved = {n: t.clone() for n, t in net.named_buffers()}
+
+    def run(step):
+        for n, t in net.named_buffers():
+            t.copy_(saved[n])
+        params = {n: p.detach() for n, p in net.named_parameters()}
+        return step(net, params, dict(net.named_buffers()), labels, xb, xt, yt, 0.5, batch)
+
+    closed, unrolled = run(_one_step), run(_unrolled)
+    assert unrolled.label_grad.abs().max() > 0 and closed.label_grad[~torch.isin(torch.arange(20), batch[0])].eq(0).all()
+    assert torch.allclose(closed.label_grad, unrolled.label_grad, rtol=1e-4, atol=1e-9)
+    assert torch.allclose(closed.outer, unrolled.outer) and closed.error == unrolled.error
+    for n, g in unrolled.inner_grad.items():
+        assert torch.allclose(closed.inner_grad[n], g, atol=1e-7)
+
+
+def test_the_learner_steps_with_the_gradient_of_its_own_loss(digits, cpu):
+    """The online learner's Adam step reuses the meta-step's inner gradient: it is the gradient of the soft
+    cross-entropy on the first inner batch with the labels before their update."""
+    torch.manual_seed(0)
+    learner = Learner(lambda: build_model("lenet", 10, 1, digits.size)[0], 1e-3)
+    xb, xt, yt = digits.normalize(digits.train_x[:20]), digits.normalize(digits.train_x[:128]), digits.train_y[:128]
+    labels = torch.softmax(torch.randn(20, 10), 1).requires_grad_(True)
+    batch = torch.randperm(20)[:10]
+    step = meta_step(learner, labels, xb, xt, yt, 0.1, [batch])
+    loss = soft_cross_entropy(learner.model(xb[batch]), labels.detach()[batch])
+    for (n, _), g in zip(learner.model.named_parameters(), torch.autograd.grad(loss, list(learner.model.parameters())),
+                         strict=True):
+        assert torch.allclose(step.inner_grad[n], g, atol=1e-7), n
+
+
+def test_lenet_pools_before_its_relu_without_changing_values_or_gradients(digits):
+    """LeNet applies each ReLU after its max-pool (cheaper); the published order gives the same outputs and
+    gradients on real digits."""
+    torch.manual_seed(0)
+    net = build_model("lenet", 10, 1, digits.size)[0]
+    conv1, _, _, conv2, _, _ = net.features
+    published = torch.nn.Sequential(conv1, torch.nn.ReLU(), torch.nn.MaxPool2d(2), conv2, torch.nn.ReLU(),
+                                    torch.nn.MaxPool2d(2))
+    x = digits.normalize(digits.train_x[:64])
+    ours, theirs = net.features(x), published(x)
+    assert torch.equal(ours, theirs)
+    w = torch.randn_like(ours)
+    g1 = torch.autograd.grad((ours * w).sum(), [conv1.weight, conv2.weight])
+    g2 = torch.autograd.grad((published(x) * w).sum(), [conv1.weight, conv2.weight])
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(g1, g2, strict=True))
 
 
 def test_ridge_solvers_agree_in_values_and_gradients():

@@ -140,3 +140,25 @@ def test_cost_section_sums_hours_and_energy_and_says_what_was_not_measured():
     (dm_row,) = [line for line in table.splitlines() if line.startswith("| dm")]
     assert "not recorded" in dm_row and "not measured" in dm_row
     assert cost_section(records, "mnist") == []
+
+
+def test_teachers_section_names_each_teacher_once_and_counts_unrecorded_cells():
+    from reports.sections import teachers_section
+
+    weak = {"key": "w", "model": "convnet3_w32", "epochs": 1, "val_acc": 98.25}
+    strong = {"key": "s", "model": "convnet3_w32", "epochs": 15, "patience": 2, "val_acc": 99.5}
+
+    def rec(method, teacher, dataset="digits"):
+        artifact = {"hash": "h", **({"teacher": teacher} if teacher else {})}
+        return {"status": "ok", "config": {"dataset": dataset, "method": method, "params": {"teacher_model": "m"}},
+                "artifact": artifact}
+
+    records = [rec("rded", weak), rec("soft_random", weak), rec("rded", strong), rec("rded", None),
+               {"status": "ok", "config": {"dataset": "digits", "method": "random", "params": {}}, "artifact": {}}]
+    lines = "\n".join(teachers_section(records, "digits")).splitlines()
+    table = [line for line in lines if line.startswith("| convnet3_w32")]
+    assert len(table) == 2
+    assert "98.25" in table[0] and "fixed epochs" in table[0] and "rded, soft_random" in table[0] and table[0].endswith("| 2       |")
+    assert "99.50" in table[1] and "patience 2" in table[1] and "| 15 " in table[1]
+    assert lines[-1] == "Not recorded (records made before teachers were): rded (1 cells)."
+    assert teachers_section(records, "mnist") == []

@@ -51,10 +51,13 @@ def teacher(model: str, epochs: int) -> Callable[[list[Record]], bool]:
                           for r in rs if r["config"]["method"] in ("soft_random", "rded"))
 
 
-def plateau_teacher(rs: list[Record]) -> bool:
-    soft = [r for r in rs if r["config"]["method"] in ("soft_random", "rded")]
-    return bool(soft) and all(r["config"]["params"]["teacher_epochs"] == 0 and r["config"]["params"]["teacher_model"]
-                              == "convnet3" and r["artifact"]["teacher"].get("patience") for r in ok(soft))
+def plateau_teacher(model: str = "convnet3") -> Callable[[list[Record]], bool]:
+    """Every teacher-labelled set's teacher is ``model`` trained to its validation plateau (as its record says)."""
+    def check(rs: list[Record]) -> bool:
+        soft = [r for r in rs if r["config"]["method"] in ("soft_random", "rded")]
+        return bool(soft) and all(r["config"]["params"]["teacher_epochs"] == 0 and r["config"]["params"]["teacher_model"]
+                                  == model and r["artifact"]["teacher"].get("patience") for r in ok(soft))
+    return check
 
 
 def one_lr_per_architecture(rs: list[Record]) -> bool:
@@ -100,7 +103,14 @@ CLAIMS: list[tuple[str, str, Callable[[list[Record]], bool]]] = [
     ("loss-study", "three evaluation seeds per artifact and loss",
      lambda rs: set(Counter((r["artifact"]["hash"], json.dumps(r["config"]["eval"]["loss"], sort_keys=True))
                             for r in ok(rs)).values()) == {3}),
-    ("quick", "the methods' default teacher, a ConvNet-3 trained to its validation plateau", plateau_teacher),
+    ("quick", "the methods' default teacher, a ConvNet-3 trained to its validation plateau", plateau_teacher()),
+    ("loss-study-strong", "the same ConvNet-3 (width 32) trained to its validation plateau",
+     plateau_teacher("convnet3_w32")),
+    ("loss-study-strong", "everything is loss-study's: AdamW 1e-3, wd 1e-4, 200 steps, batch 50, DSA, 3 evaluation seeds",
+     lambda rs: all(r["metrics"]["lr"] == 1e-3 and r["config"]["eval"]["optimizer"] == "adamw"
+                    and r["config"]["eval"]["weight_decay"] == 1e-4 for r in ok(rs)) and evals(200, 50, "dsa")(rs)
+     and set(Counter((r["artifact"]["hash"], json.dumps(r["config"]["eval"]["loss"], sort_keys=True))
+                     for r in ok(rs)).values()) == {3}),
     ("quick", "every model trains 80 steps (batch 64), LeNet 300",
      lambda rs: evals(80, 64, "none")([r for r in rs if r["config"]["eval"]["model"] != "lenet"])
      and evals(300, 64, "none")([r for r in rs if r["config"]["eval"]["model"] == "lenet"])),
