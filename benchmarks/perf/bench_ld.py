@@ -1,6 +1,6 @@
 """Label distillation's meta-iteration against the official code's, on the same machine and thread count.
 
-``python -m benchmarks.perf.bench_ld --ld-code PATH`` times, for N = 10, 100 and 500 base MNIST images (LeNet,
+``python -m benchmarks.perf.bench_ld --ld-code PATH`` (or ``$DDBENCH_LD_CODE``) times, for N = 10, 100 and 500 base MNIST images (LeNet,
 the official inner batch 10 / 50 / 50, outer batch 1,024, inner lr 0.01, Adam 1e-3 on the labels and the
 learner), ``--epochs`` epochs of 49 meta-iterations (one pass over the 50,000 target images) of:
 
@@ -218,7 +218,8 @@ def markdown(doc: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.perf.bench_ld", description=__doc__.splitlines()[0])
-    p.add_argument("--ld-code", required=True, help="a local copy of github.com/ondrejbohdal/label-distillation")
+    p.add_argument("--ld-code", default=os.environ.get("DDBENCH_LD_CODE"),
+                   help="a local copy of github.com/ondrejbohdal/label-distillation (default: $DDBENCH_LD_CODE)")
     p.add_argument("--sizes", default="10,100,500", help="comma-separated N (10, 100, 500)")
     p.add_argument("--n", type=int, default=3, help="rounds per size (default 3)")
     p.add_argument("--epochs", type=int, default=1, help="timed epochs of 49 meta-iterations per child (default 1)")
@@ -229,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(x) for x in args.sizes.split(",")]
     if any(n not in SIZES for n in sizes):
         p.error(f"--sizes takes {', '.join(map(str, SIZES))}")
-    if not (Path(args.ld_code) / "label_distillation_or2.py").is_file():
+    if not args.ld_code or not (Path(args.ld_code) / "label_distillation_or2.py").is_file():
         p.error(f"--ld-code {args.ld_code}: no label_distillation_or2.py there; give a copy of the official code")
     if args.worker:
         import torch
