@@ -47,7 +47,7 @@ class Suite:
     grid: dict[str, list[Any]]
     eval: dict[str, Any]
     method_params: dict[str, dict[str, Any]] = field(default_factory=dict)
-    iterations: int | None = None
+    iterations: int | dict[int, int] | None = None  # the distillation budget, or one per ipc
     source: str = ""
     sweep: dict[str, list[Any]] = field(default_factory=dict)  # extra evaluation axes: EvalConfig field -> values
     method_losses: dict[str, list[Any]] = field(default_factory=dict)  # per-method replacement of the losses axis
@@ -67,9 +67,14 @@ class Suite:
         """All cells, ordered so each artifact's evaluations are consecutive."""
         g = self.grid
         out: list[Cell] = []
-        budgets = g["iterations"] or [self.iterations]  # grid axis of distillation budgets, else the suite's one
-        for dataset, method, ipc, seed, iters, secs in itertools.product(g["datasets"], g["methods"], g["ipc"], g["seeds"],
-                                                                         budgets, g["seconds"] or [None]):
+
+        def budgets(ipc: int) -> list[int | None]:  # grid axis of distillation budgets, else the suite's (per ipc)
+            return g["iterations"] or [self.iterations.get(ipc) if isinstance(self.iterations, dict) else self.iterations]
+
+        artifacts = [(dataset, method, ipc, seed, iters, secs)
+                     for dataset, method, ipc, seed in itertools.product(g["datasets"], g["methods"], g["ipc"], g["seeds"])
+                     for iters in budgets(ipc) for secs in g["seconds"] or [None]]
+        for dataset, method, ipc, seed, iters, secs in artifacts:
             entry = METHODS.get(method)
             if not entry.uses_ipc and ipc != g["ipc"][0]:
                 continue  # one budget-free artifact (e.g. `full`) per dataset and seed
@@ -134,9 +139,27 @@ def _tables(doc: dict[str, Any], name: str) -> None:
         raise UserError(f"suite {name}: description must be a string")
     if not isinstance(doc.get("published", []), list):
         raise UserError(f"suite {name}: published must be a list of tables ([[published]])")
-    iterations = doc.get("iterations")
-    if iterations is not None and (not isinstance(iterations, int) or isinstance(iterations, bool) or iterations < 1):
-        raise UserError(f"suite {name}: iterations must be a positive integer, got {iterations!r}")
+    _parse_iterations(doc.get("iterations"), name)
+
+
+def _positive_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+
+def _parse_iterations(value: Any, name: str) -> int | dict[int, int] | None:
+    """``iterations = N`` (every artifact's distillation budget) or ``iterations = { 10 = N1, 50 = N2 }`` (per ipc,
+    as papers give budgets per set size; an ipc the table leaves out keeps the method's own default)."""
+    if value is None or _positive_int(value):
+        return value
+    if isinstance(value, dict):
+        try:
+            per_ipc = {int(k): v for k, v in value.items()}
+        except ValueError:
+            per_ipc = {}
+        if per_ipc and all(k >= 1 and _positive_int(v) for k, v in per_ipc.items()):
+            return per_ipc
+    raise UserError(f"suite {name}: iterations must be a positive integer or a table of them per ipc "
+                    f"(e.g. {{ 10 = 19600, 50 = 39200 }}), got {value!r}")
 
 
 def with_protocol(base: EvalConfig, dataset: str, given: dict[str, Any]) -> EvalConfig:
@@ -189,7 +212,7 @@ def parse_suite(doc: dict[str, Any], default_name: str = "suite", source: str = 
     suite = Suite(
         name=name, description=doc.get("description", ""), grid=grid, eval=ev,
         method_params={k: dict(v) for k, v in doc.get("methods", {}).items()},
-        iterations=doc.get("iterations"), source=source, sweep=_parse_sweep(doc.get("sweep", {}), name),
+        iterations=_parse_iterations(doc.get("iterations"), name), source=source, sweep=_parse_sweep(doc.get("sweep", {}), name),
         method_losses=_parse_method_losses(doc.get("method_losses", {}), grid["methods"], name),
         published=_parse_published(doc.get("published", []), name),
         method_eval=_parse_overrides(doc.get("method_eval", {}), grid["methods"], name, "method_eval", "methods"),

@@ -2,8 +2,10 @@
 
 ``ld`` is the second-order algorithm: an online learner takes a differentiable SGD step on a
 minibatch of base images with the current soft labels; the stepped learner's cross-entropy on a
-batch of real target images is back-propagated through that step into the labels (Adam, then a
-projection back onto the simplex). The learner itself keeps training on the base set and is reset
+batch of real target images is differentiated through that step into the labels (Adam, then a
+projection back onto the simplex). For the paper's single step that derivative has a closed form
+(``_one_step``: a first-order backward of the outer loss and a forward-mode product on the inner batch),
+equal to back-propagating through the unrolled step, which several inner steps still use. The learner itself keeps training on the base set and is reset
 when its moving-average target error stops improving; the reset lengths give the training length
 used to select labels on the validation split. Any registered model can be the learner
 (``torch.func.functional_call`` over its parameters).

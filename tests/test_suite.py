@@ -190,3 +190,21 @@ def test_the_cross_architecture_suite_uses_zoo_models_that_train_on_real_data():
 
     models = load_suite("cross-arch-fair").grid["models"]
     assert len(models) >= 10 and set(models) <= set(ZOO.names())  # each trained on real digits by test_models
+
+
+def test_a_distillation_budget_per_ipc():
+    """``iterations = { 1 = 5, 2 = 7 }`` gives each ipc its own budget (papers give budgets per set size); an ipc
+    the table leaves out keeps the method's default; a grid axis of budgets still wins."""
+    grid = {"datasets": ["digits"], "methods": ["dm"], "ipc": [1, 2, 3], "models": ["convnet3"], "optimizers": ["adam"]}
+    cells = parse_suite({"grid": grid, "iterations": {"1": 5, "2": 7}}).cells()
+    assert [(c.ipc, c.iterations) for c in cells] == [(1, 5), (2, 7), (3, None)]
+    assert len({c.distill_key for c in cells}) == 3
+    axis = parse_suite({"grid": {**grid, "iterations": [4]}, "iterations": {"1": 5}}).cells()
+    assert {c.iterations for c in axis} == {4}
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 2.5, "10", {}, {"one": 5}, {"1": 0}, {"0": 5}, {"1": "5"}])
+def test_bad_budgets_are_refused(bad):
+    grid = {"datasets": ["digits"], "methods": ["dm"], "ipc": [1], "models": ["convnet3"], "optimizers": ["adam"]}
+    with pytest.raises(UserError, match="iterations must be a positive integer"):
+        parse_suite({"grid": grid, "iterations": bad})
