@@ -87,8 +87,14 @@ def _accs(out: str) -> list[float]:
 
 
 def worker(side: str, model: str, arts: list[str], epochs: int, threads: int) -> None:
-    """Train every artifact in this one process (a run's cells): ddbench's evaluator or the in-repo loop."""
+    """Train every artifact in this one process (a run's cells): ddbench's evaluator (with the malloc setting the
+    ddbench command makes) or the in-repo loop."""
     import torch
+
+    from benchmarks.allocator import keep_freed_memory
+
+    if side == "ddbench":
+        keep_freed_memory()
 
     from benchmarks.artifact import load_artifact
     from benchmarks.cost import resolve_device
