@@ -21,3 +21,13 @@ class Executor(Protocol):
 
 
 EXECUTORS: Registry[Any] = Registry("executor")
+
+
+def worker_runtime(threads: int) -> None:
+    """A worker process's runtime as the ``ddbench`` command sets its own: its share of threads, torch's
+    deterministic algorithms, freed memory kept in the process."""
+    from benchmarks.allocator import keep_freed_memory
+    from benchmarks.seeding import pin_runtime
+
+    keep_freed_memory()
+    pin_runtime(threads)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.errors import UserError
-from benchmarks.executors.base import EXECUTORS
+from benchmarks.executors.base import EXECUTORS, worker_runtime
 from benchmarks.spec import Cell
 from benchmarks.suite import Suite
 
@@ -58,7 +58,7 @@ class LocalExecutor:
         workers = self.workers or usable_cores()
         threads = self.threads or max(1, usable_cores() // workers)
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker, initargs=(threads,))
+                                   initializer=worker_runtime, initargs=(threads,))
         distils: dict[str, Future] = {}
         to_distil: list[Cell] = []
         waiting: list[list[Cell]] = []
@@ -93,15 +93,6 @@ class LocalExecutor:
                     yield from zip(group, records, strict=True)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _init_worker(threads: int) -> None:
-    """A worker's runtime as the driver's: its thread share, deterministic algorithms, freed memory kept."""
-    from benchmarks.allocator import keep_freed_memory
-    from benchmarks.seeding import pin_runtime
-
-    keep_freed_memory()
-    pin_runtime(threads)
 
 
 def _failure(future: Future) -> BaseException | None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from benchmarks.artifact import DistilledSet, load_artifact
 from benchmarks.errors import UserError
-from benchmarks.executors.base import EXECUTORS
+from benchmarks.executors.base import EXECUTORS, worker_runtime
 from benchmarks.spec import Cell
 from benchmarks.suite import Suite
 
@@ -118,22 +118,13 @@ def _artifact_payload(ds: DistilledSet) -> dict[str, Any]:
             "meta": ds.meta, "teacher": ds.teacher, "extras": ds.extras, "hints": ds.hints}
 
 
-def _runtime(threads: int) -> None:
-    """A task's runtime as the driver's: its threads, deterministic algorithms, freed memory kept."""
-    from benchmarks.allocator import keep_freed_memory
-    from benchmarks.seeding import pin_runtime
-
-    keep_freed_memory()
-    pin_runtime(threads)
-
-
 def _distill_task(cell: Cell, device: str, data_root: str | None, shared_cache: str | None,
                   threads: int) -> Any:
     """Ray task: the cell's artifact (from the worker's or the shared cache, else distilled), or the failure."""
     from benchmarks.cost import resolve_device
     from benchmarks.runner import _artifact_dir, get_artifact
 
-    _runtime(threads)
+    worker_runtime(threads)
     try:
         ds = get_artifact(cell, resolve_device(device), data_root, Path(shared_cache) if shared_cache else None)
     except Exception as e:  # a failed distillation fails its cells, not the run
@@ -151,7 +142,7 @@ def _evaluate_task(group: list[Cell], suite: Suite, device: str, data_root: str 
     from benchmarks.cost import resolve_device
     from benchmarks.runner import evaluate_group, make_record
 
-    _runtime(threads)
+    worker_runtime(threads)
     dev = resolve_device(device)
     dss: list[DistilledSet | None] = []
     errs: list[BaseException | None] = []
