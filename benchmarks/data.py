@@ -244,6 +244,43 @@ def _resize(x: Tensor, size: int | None) -> Tensor:
     return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False).clamp_(0, 1)
 
 
+def val_split(y: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted train and validation indices of an official train split: scikit-learn's stratified
+    ``train_test_split`` with seed SPLIT_SEED, kept in ``<cache>/splits/`` under a hash of the labels, the size,
+    the seed and scikit-learn's version. Importing scikit-learn takes ~3 s of every fresh process; reading the
+    indices takes milliseconds, and any unreadable or inconsistent file is computed again."""
+    import hashlib
+    import json
+    import os
+    from importlib.metadata import version
+
+    from benchmarks.paths import cache_dir
+
+    labels = np.asarray(y, dtype=np.int64)
+    tag = f"{len(labels)}:{size}:{SPLIT_SEED}:scikit-learn {version('scikit-learn')}".encode()
+    path = cache_dir() / "splits" / f"{hashlib.sha256(labels.tobytes() + tag).hexdigest()[:24]}.json"
+    val = None
+    try:
+        val = np.asarray(json.loads(path.read_text(encoding="utf-8"))["val"], dtype=np.int64)
+        if len(val) != size or len(np.unique(val)) != size or val.min() < 0 or val.max() >= len(labels):
+            val = None
+    except (OSError, ValueError, KeyError, TypeError):
+        val = None
+    if val is None:
+        from sklearn.model_selection import train_test_split
+
+        _, val = train_test_split(np.arange(len(labels)), test_size=size, stratify=labels, random_state=SPLIT_SEED)
+        val = np.sort(val)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+            tmp.write_text(json.dumps({"val": val.tolist()}), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only cache: compute the split again next time
+    return np.setdiff1d(np.arange(len(labels)), val), np.sort(val)
+
+
 @lru_cache(maxsize=4)
 def load_dataset(name: str, root: str | None = None, download: bool = False) -> RealData:
     """Load a registered dataset with its fixed splits (cached per process)."""
@@ -253,12 +290,7 @@ def load_dataset(name: str, root: str | None = None, download: bool = False) -> 
         xtr, ytr, xte, yte, classes = info.loader(where, download)
     except FileNotFoundError:
         raise UserError(f"dataset {name!r} is not available (looked in {where}): {info.how_to_get}") from None
-    from sklearn.model_selection import train_test_split
-
-    idx = np.arange(len(ytr))
-    tr_idx, va_idx = train_test_split(idx, test_size=info.val_split, stratify=ytr, random_state=SPLIT_SEED)
-    tr_idx.sort()
-    va_idx.sort()
+    tr_idx, va_idx = val_split(np.asarray(ytr), info.val_split)
     x_all = _resize(_to_tensor(xtr), info.resize)
     x_test = _resize(_to_tensor(xte), info.resize)
     y_all = torch.as_tensor(np.asarray(ytr), dtype=torch.long)

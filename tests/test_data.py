@@ -70,3 +70,31 @@ def test_restricted_unpickler_refuses_code(tmp_path):
         pickle.dump(print, f)  # a reference to a callable, which a plain pickle.load would resolve
     with pytest.raises(pickle.UnpicklingError, match="refusing"):
         _restricted_load(bad)
+
+
+def test_the_validation_split_is_scikit_learns_and_later_processes_read_it_back(tmp_path, monkeypatch):
+    """The split is scikit-learn's stratified one; it is kept in the cache, so a later process reads it without
+    importing scikit-learn (~3 s); a damaged file is computed again."""
+    import os
+    import subprocess
+    import sys
+
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    from benchmarks.data import SPLIT_SEED, val_split
+
+    monkeypatch.setenv("DDBENCH_CACHE", str(tmp_path))
+    y = np.random.default_rng(0).integers(0, 10, 5000)
+    _, want = train_test_split(np.arange(len(y)), test_size=700, stratify=y, random_state=SPLIT_SEED)
+    train, val = val_split(y, 700)
+    assert np.array_equal(val, np.sort(want)) and np.array_equal(train, np.setdiff1d(np.arange(5000), want))
+    (saved,) = (tmp_path / "splits").iterdir()
+    child = ("import sys, numpy as np; from benchmarks.data import val_split; "
+             "t, v = val_split(np.random.default_rng(0).integers(0, 10, 5000), 700); "
+             "print(len(t), len(v), 'sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=True,
+                         env={**os.environ, "DDBENCH_CACHE": str(tmp_path)}).stdout.split()
+    assert out == ["4300", "700", "False"]
+    saved.write_text('{"val": [1, 1, 2]}')
+    assert np.array_equal(val_split(y, 700)[1], val)
