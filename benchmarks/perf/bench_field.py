@@ -183,15 +183,20 @@ def markdown(doc: dict[str, Any]) -> str:
                      s["speedup"]["fresh_cpu"], s["speedup"]["run_cpu"],
                      f"{f['reference']['acc']['mean']:.2f} ± {f['reference']['acc']['std']:.2f}",
                      f"{f['ddbench']['acc']['mean']:.2f} ± {f['ddbench']['acc']['std']:.2f}",
-                     s["ddbench_first_process_cold_compile_cache"].get("wall_s", "-")])
+                     s["ddbench_first_process_cold_compile_cache"].get("wall_s", "-"),
+                     " ".join(str(s.get("measured", {}).get(k, "")) for k in ("date", "commit")).strip() or "-"])
     m = doc["metadata"]
+    notes = sorted({f"{x['measured']['commit']}: {x['measured']['conditions']}" for x in doc["settings"]
+                    if x.get("measured", {}).get("conditions")})
     return "\n".join([
         "# Evaluator against the field's own loop", "", doc["protocol"], "",
-        f"Machine: {m['cpu']}, {m['threads']} threads per side, torch {m['torch']}; {m['date']}, commit {m['commit']}; "
-        f"reference code: {m['reference_code']}.", *([doc["conditions"]] if doc.get("conditions") else []), "",
+        f"Machine: {m['cpu']}, {m['threads']} threads per side, torch {m['torch']}; last run {m['date']}, commit "
+        f"{m['commit']}; reference code: {m['reference_code']}.", *([doc["conditions"]] if doc.get("conditions") else []),
+        *(["Conditions per measurement: " + "; ".join(notes) + "."] if notes else []), "",
         tabulate(rows, headers=["model", "ipc", "epochs", "n", "reference", "ref s (fresh)", "ddbench s (fresh)", "x fresh",
                                 "ref s (run)", "ddbench s (run)", "x run", "x CPU fresh", "x CPU run", "ref acc",
-                                "ddbench acc", "ddbench first process, cold compile cache (s)"], tablefmt="github"),
+                                "ddbench acc", "ddbench first process, cold compile cache (s)", "measured"],
+                 tablefmt="github"),
         "", "Commands: " + "; ".join(f"`{c}`" for c in doc.get("commands", [])), ""])
 
 
@@ -225,6 +230,10 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
     out = Path(args.out)
     doc: dict[str, Any] = json.loads(out.read_text()) if out.exists() and "settings" in out.read_text() else {}
     doc = doc if doc.get("kind") == "field" else {"kind": "field", "settings": []}
+    for row in doc["settings"]:  # rows measured before rows carried their own date and commit: the last run's
+        row.setdefault("measured", {"date": doc.get("metadata", {}).get("date", ""),
+                                    "commit": (doc.get("metadata", {}).get("commit") or "")[:7],
+                                    "conditions": doc.get("conditions", "")})
     command = "python -m benchmarks.perf.bench_field " + " ".join(argv if argv is not None else sys.argv[1:])
     doc["commands"] = sorted(set(doc.get("commands", [])) | {command.strip().replace(args.dc_code, "$DDBENCH_DC_CODE")})
     cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
@@ -239,12 +248,13 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
                        "augmentation, then the whole test split. Seconds per model, train + test + process start-up "
                        "and data loading (fresh) or the process's total over its models (run); ratios = reference / "
                        "ddbench; acc = test accuracy (%).")
-    if args.conditions:
-        doc["conditions"] = args.conditions
+    doc.pop("conditions", None)  # kept per row ("measured")
     with tempfile.TemporaryDirectory() as tmp:
         for setting in args.settings:
             model, ipc = setting.split(":")
             result = measure(model, int(ipc), args.n, args.dc_code, args.epochs, args.threads, Path(tmp))
+            result["measured"] = {"date": time.strftime("%Y-%m-%d"), "commit": (doc["metadata"].get("commit") or "")[:7],
+                                  "conditions": args.conditions or ""}
             doc["settings"] = [s for s in doc["settings"] if (s["model"], s["ipc"]) != (model, int(ipc))] + [result]
             doc["settings"].sort(key=lambda s: (s["model"], s["ipc"]))
             out.parent.mkdir(parents=True, exist_ok=True)
