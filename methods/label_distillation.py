@@ -140,12 +140,15 @@ def _one_step(model: nn.Module, params: dict[str, Tensor], buffers: dict[str, Te
     (b,) = inner_batches
     x, y = xb[b], labels.detach()[b]
 
-    def log_probs(p: dict[str, Tensor]) -> Tensor:
+    def inner_logits(p: dict[str, Tensor]) -> Tensor:
         # copies of the buffers: torch.func may not mutate captured tensors (BatchNorm's running statistics,
         # which the learner never uses: it always runs in train mode)
-        return F.log_softmax(functional_call(model, (p, {n: t.clone() for n, t in buffers.items()}), (x,)), 1)
+        return functional_call(model, (p, {n: t.clone() for n, t in buffers.items()}), (x,))
 
-    grad = torch.func.grad(lambda p: -(y * log_probs(p)).sum(1).mean())(params)  # = soft_ce, written out
+    def log_probs(p: dict[str, Tensor]) -> Tensor:
+        return F.log_softmax(inner_logits(p), 1)
+
+    grad = torch.func.grad(lambda p: soft_ce(inner_logits(p), y))(params)
     fast = {n: (p - inner_lr * grad[n]).requires_grad_(True) for n, p in params.items()}
     outer, logits = _outer(model, fast, buffers, xt, yt)
     v = dict(zip(fast, torch.autograd.grad(outer, list(fast.values())), strict=True))
