@@ -261,11 +261,12 @@ def _parse_overrides(doc: dict[str, Any], names: list[str], name: str, table: st
 
 
 PUBLISHED_KEYS = {"dataset": str, "method": str, "ipc": (int, str), "acc": (int, float), "std": (int, float),
-                  "ref": str, "source": str}
+                  "ref": str, "source": str, "protocol": str}
+PUBLISHED_OPTIONAL = ("std", "protocol")  # protocol: the published preset it was measured under (shown beside those rows only)
 
 
 def _parse_published(rows: list[Any], name: str) -> list[dict[str, Any]]:
-    """``[[published]]``: literature numbers (dataset, method, ipc, acc, optional std, ref, source) that
+    """``[[published]]``: literature numbers (dataset, method, ipc, acc, optional std and protocol, ref, source) that
     the report prints beside the suite's own; they change nothing that runs, so the hash ignores them."""
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
@@ -274,7 +275,7 @@ def _parse_published(rows: list[Any], name: str) -> list[dict[str, Any]]:
         if bad:
             raise UserError(f"suite {name}: [[published]] entry {i} has unknown key {bad[0]!r}"
                             f"{suggest(bad[0], PUBLISHED_KEYS)}")
-        missing = [k for k in PUBLISHED_KEYS if k != "std" and k not in row]
+        missing = [k for k in PUBLISHED_KEYS if k not in PUBLISHED_OPTIONAL and k not in row]
         if missing:
             raise UserError(f"suite {name}: [[published]] entry {i} needs {', '.join(missing)}")
         wrong = [k for k, v in row.items() if not isinstance(v, PUBLISHED_KEYS[k]) or isinstance(v, bool)]
@@ -282,6 +283,12 @@ def _parse_published(rows: list[Any], name: str) -> list[dict[str, Any]]:
             raise UserError(f"suite {name}: [[published]] entry {i}: {wrong[0]} has the wrong type ({row[wrong[0]]!r})")
     return [dict(r) for r in rows]
 
+
+def published_row(published: list[dict[str, Any]], dataset: str, method: str, ipc: Any,
+                  protocol: str = "-") -> dict[str, Any] | None:
+    """The ``[[published]]`` row for a report line; a row naming a protocol belongs to that protocol's lines only."""
+    return next((p for p in published if p["dataset"] == dataset and p["method"] == method
+                 and str(p["ipc"]) == str(ipc) and p.get("protocol", protocol) == protocol), None)
 
 def _check(s: Suite) -> None:
     """Resolve every name now so a typo fails before hours of running, not in the middle."""

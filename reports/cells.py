@@ -19,7 +19,7 @@ from reports.frame import load_records, to_frame
 
 # The evaluation protocol: two rows compare (or one is a reference for the other) only when all of these agree.
 PROTOCOL = ["model", "optimizer", "augment", "base_lr", "lr_grid", "weight_decay", "schedule", "steps_cfg",
-            "steps_offset", "batch_size", "val_size", "steps_from_artifact", "lr_from_artifact", "lr_policy"]
+            "steps_offset", "batch_size", "val_size", "steps_from_artifact", "lr_from_artifact", "lr_policy", "protocol"]
 # What else names one evaluation besides the method and its loss: the repeat it belongs to.
 REPEAT = ["seed", "distill_seed", "order_seed", "iterations", "seconds"]
 

@@ -14,7 +14,7 @@ CSV_COLUMNS = [
     "suite", "dataset", "method", "ipc", "model", "optimizer", "loss", "augment", "lr", "steps", "precision", "seed",
     "status", "test_acc", "val_acc", "wall_s", "flops", "peak_mem_bytes", "distill_wall_s", "images_per_s",
     "label_kind", "label_bytes", "artifact", "key", "error", "distill_seed", "steps_offset", "order_seed",
-    "iterations", "seconds", "lr_policy",
+    "iterations", "seconds", "lr_policy", "protocol",
 ]
 # Precision is not a grouping key: a suite's "auto" resolves per machine (bf16 or fp32) and records from
 # both answer the same cell; the leaderboard lists the precisions each row's runs used.
@@ -50,6 +50,7 @@ def to_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
             "distill_seed": c.get("seed"), "steps_offset": ev.get("steps_offset", 0), "order_seed": ev.get("order_seed"),
             "iterations": c.get("iterations"), "seconds": c.get("seconds"),
             "lr_policy": "per-architecture" if ev.get("lr_per_architecture") else "fixed",
+            "protocol": ev.get("protocol") or "-",  # the published preset the cell was evaluated under, if any
         })
     df = pd.DataFrame(rows, columns=CSV_COLUMNS)
     df["ipc_sort"] = df["ipc"].map(lambda v: 10**9 if v == "all" else int(v))

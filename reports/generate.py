@@ -15,6 +15,7 @@ from tabulate import tabulate
 
 from benchmarks.artifact import load_artifact
 from benchmarks.spec import cell_key
+from benchmarks.suite import published_row
 from reports import figures
 from reports.exact import exact_mean, exact_std
 from reports.frame import GROUP, load_records, to_frame
@@ -75,11 +76,12 @@ def provenance_block(records: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-def _published_cell(published: list[dict[str, Any]], dataset: str, method: str, ipc: Any) -> str:
-    for p in published:
-        if p["dataset"] == dataset and p["method"] == method and str(p["ipc"]) == str(ipc):
-            return f"{p['acc']:.1f}" + (f" ± {p['std']:.1f}" if p.get("std") is not None else "") + f" [{p['ref']}]"
-    return ""
+def _published_cell(published: list[dict[str, Any]], dataset: str, method: str, ipc: Any, protocol: str = "-") -> str:
+    """A published row's number for this line (``published_row`` decides which row belongs to it)."""
+    p = published_row(published, dataset, method, ipc, protocol)
+    if p is None:
+        return ""
+    return f"{p['acc']:.1f}" + (f" ± {p['std']:.1f}" if p.get("std") is not None else "") + f" [{p['ref']}]"
 
 
 def leaderboard(df: pd.DataFrame, records: list[dict[str, Any]], suite: str,
@@ -94,14 +96,15 @@ def leaderboard(df: pd.DataFrame, records: list[dict[str, Any]], suite: str,
     for dataset, dd in df.groupby("dataset", sort=True):
         budgets = varied_budgets(dd)
         over = "models, optimizers, seeds" + (" and distillation budgets" if budgets else "")
-        by_loss = [c for c in ("loss", "lr_policy") if dd[c].nunique() > 1]  # one row per loss / lr protocol
+        by_loss = [c for c in ("loss", "lr_policy", "protocol") if dd[c].nunique() > 1]  # a row per loss / lr / preset
         title = ", ".join(["method", *by_loss])
         lines += [f"## {dataset}", "", f"### By {title} and budget (mean over {over})", ""]
         s = summarise(dd, ["method", *by_loss, "ipc"]).sort_values(["ipc", "mean"], key=_ipc_key,
                                                                     ascending=[True, False])
         mine = [p for p in published if p["dataset"] == dataset]
         rows = [[r.method, *(getattr(r, c) for c in by_loss), r.ipc, f"{r.mean:.2f}", f"{r.std:.2f}", r.n]
-                + ([_published_cell(mine, dataset, r.method, r.ipc) or "-"] if mine else []) for r in s.itertuples()]
+                + ([_published_cell(mine, dataset, r.method, r.ipc, getattr(r, "protocol", "-")) or "-"] if mine else [])
+                for r in s.itertuples()]
         lines.append(tabulate(rows, headers=["method", *by_loss, "ipc", "test acc", "std", "n"]
                               + (["published"] if mine else []), tablefmt="github"))
         if mine:
@@ -139,7 +142,7 @@ def leaderboard(df: pd.DataFrame, records: list[dict[str, Any]], suite: str,
 
 def pivot_table(dd: pd.DataFrame) -> str:
     """Mean ± std (n) per method, ipc, model, loss, augmentation and precision (rows) and optimizer (columns)."""
-    policy = ["lr_policy"] if dd["lr_policy"].nunique() > 1 else []  # both lr protocols: labelled rows
+    policy = [c for c in ("lr_policy", "protocol") if dd[c].nunique() > 1]  # both lr protocols / presets: labelled rows
     full = summarise(dd, GROUP + policy)
     full["cell"] = [f"{m:.2f} ± {s:.2f} ({n})" for m, s, n in zip(full["mean"], full["std"], full["n"], strict=True)]
     piv = full.pivot_table(index=["method", "ipc", "model", "loss", "augment", *policy, "precision"],

@@ -25,6 +25,7 @@ from scipy import stats
 from tabulate import tabulate
 
 from benchmarks.errors import UserError, suggest
+from benchmarks.suite import published_row
 from reports.frame import load_records, to_frame
 
 LABEL_REGIMES = {"hard": "hard", "soft": "static soft", "online": "online soft"}
@@ -122,7 +123,7 @@ def _mean(values: list[float | None]) -> float | None:
 
 @dataclass(frozen=True)
 class Row:
-    """One (dataset, ipc, suite, method) line: accuracy statistics over its runs, costs and published number."""
+    """One (dataset, ipc, suite, method, protocol) line: accuracy statistics over its runs, costs and published number."""
 
     dataset: str
     ipc: str
@@ -173,11 +174,6 @@ def _axis_text(values: pd.Series, plural: str, prefix: str) -> str:
     return prefix + ", ".join(text for _, _, text in vals)
 
 
-def _published_for(published: list[dict[str, Any]], dataset: str, method: str, ipc: str) -> dict[str, Any] | None:
-    return next((p for p in published if p["dataset"] == dataset and p["method"] == method and str(p["ipc"]) == ipc),
-                None)
-
-
 def suite_rows(suite: SuiteData) -> list[Row]:
     """The suite's rows: its records grouped by dataset, ipc and method."""
     if not suite.records:
@@ -185,7 +181,7 @@ def suite_rows(suite: SuiteData) -> list[Row]:
     df = to_frame(suite.records)
     by_key = {r["key"]: r for r in suite.records}
     rows = []
-    for (dataset, ipc, method), g in df.groupby(["dataset", "ipc", "method"], sort=False):
+    for (dataset, ipc, method, protocol), g in df.groupby(["dataset", "ipc", "method", "protocol"], sort=False):
         ok = g[g.status == "ok"]
         recs = [by_key[k] for k in ok["key"]]
         per_artifact = {r["artifact"]["hash"]: r for r in recs if r.get("artifact")}  # distillation happens per artifact
@@ -197,12 +193,13 @@ def suite_rows(suite: SuiteData) -> list[Row]:
         rows.append(Row(
             dataset=str(dataset), ipc=str(ipc), suite=suite.name, method=str(method),
             regime=label_regime(str(method), kinds[0] if len(kinds) == 1 else "/".join(kinds) or None),
-            averaged_over="; ".join(t for t in (_axis_text(g[col], *names) for col, *names in AXES) if t),
+            averaged_over="; ".join(t for t in ([f"protocol {protocol}"] if protocol != "-" else [])  # presets never pool
+                                    + [_axis_text(g[col], *names) for col, *names in AXES] if t),
             accs=tuple(float(v) for v in ok["test_acc"].dropna()), errors=int((g.status == "error").sum()),
             distill_s=_mean([(r.get("cost") or {}).get("distill_wall_s") for r in per_artifact.values()]),
             eval_s=_mean([(r.get("cost") or {}).get("wall_s") for r in recs]),
             label_bytes=_mean([_label_storage(r) for r in per_artifact.values()]),
-            published=_published_for(suite.published, str(dataset), str(method), str(ipc)),
+            published=published_row(suite.published, str(dataset), str(method), str(ipc), str(protocol)),
             robustness={k: sum(v) / len(v) for k, v in sorted(robust.items())},
         ))
     return rows

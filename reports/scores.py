@@ -211,11 +211,12 @@ def summarise_scores(scores: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 def scores_markdown(scores: pd.DataFrame) -> str:
     """A table of the scored rows (accuracies and scores as fractions, 3 decimals) and their missing references."""
     def f(v: object) -> str:
-        return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{float(v):.3f}"
+        return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{round(float(v), 3) + 0.0:.3f}"  # no -0.000
 
-    rows = [[r["method"], r["ipc"], r["loss"], r["model"], r["optimizer"], r["augment"], r["n"], f(r["acc"]),
-             f(r["hlr"]), f(r["ior"]), f(r["lrs"]), f(r["ars"])] for _, r in scores.iterrows()]
-    table = tabulate(rows, headers=["method", "ipc", "loss", "model", "optimizer", "augment", "n", "acc", "HLR",
-                                    "IOR", "LRS", "ARS"], tablefmt="github", disable_numparse=True)
+    preset = ["protocol"] if (scores["protocol"].map(spell) != "-").any() else []  # a published preset's name
+    rows = [[r["method"], r["ipc"], r["loss"], r["model"], r["optimizer"], r["augment"], *(r[c] for c in preset),
+             r["n"], f(r["acc"]), f(r["hlr"]), f(r["ior"]), f(r["lrs"]), f(r["ars"])] for _, r in scores.iterrows()]
+    table = tabulate(rows, headers=["method", "ipc", "loss", "model", "optimizer", "augment", *preset, "n", "acc",
+                                    "HLR", "IOR", "LRS", "ARS"], tablefmt="github", disable_numparse=True)
     notes = sorted(set(n for m in scores["missing"] for n in m.split("; ") if n))
     return table + ("\n\nMissing references:\n" + "\n".join(f"- {n}" for n in notes) if notes else "") + "\n"

@@ -114,6 +114,16 @@ def test_stale_records_are_left_out(tmp_path):
     assert sum(r.n for r in suite_rows(data)) == len(data.records)
 
 
+def test_protocol_presets_get_their_own_lines_and_only_their_own_published_number():
+    data = load_suite_data("protocols-mnist", REPO / "reports")
+    rows = [r for r in suite_rows(data) if r.method == "random" and r.ipc == "1"]
+    by_preset = {r.averaged_over.split(";")[0]: r for r in rows}
+    assert set(by_preset) == {"protocol dc", "protocol dsa"}
+    assert by_preset["protocol dc"].published is not None and by_preset["protocol dsa"].published is None
+    assert sum(r.n for r in rows) == sum(1 for rec in data.records if rec["config"]["method"] == "random"
+                                         and rec["config"]["ipc"] == 1)
+
+
 def test_unknown_suite_is_a_user_error(root):
     with pytest.raises(UserError, match="did you mean 'alpha'"):
         build_leaderboard(root, ["alpah"], root / "L.md", root / "site")

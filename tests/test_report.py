@@ -87,6 +87,17 @@ def test_published_numbers_appear_beside_ours(records_dir, tmp_path):
     assert "| published" in md and "64.9 ± 3.5 [P]" in md and "[P] Paper P" in md
 
 
+def test_a_published_row_naming_a_protocol_sits_beside_that_protocols_line_only():
+    from reports.generate import _published_cell
+
+    pub = [{"dataset": "mnist", "method": "random", "ipc": 1, "acc": 64.9, "std": 3.5, "ref": "DC", "source": "s",
+            "protocol": "dc"},
+           {"dataset": "mnist", "method": "random", "ipc": 10, "acc": 95.1, "ref": "DC", "source": "s"}]
+    assert _published_cell(pub, "mnist", "random", 1, "dc") == "64.9 ± 3.5 [DC]"
+    assert _published_cell(pub, "mnist", "random", 1, "dsa") == ""
+    assert _published_cell(pub, "mnist", "random", 10, "dsa") == "95.1 [DC]"  # no protocol named: every line
+
+
 def test_budget_axis_gives_a_cost_curve_and_many_models_a_heatmap(tmp_path, cpu, monkeypatch):
     monkeypatch.setenv("DDBENCH_CACHE", str(tmp_path / "cache"))
     records = tmp_path / "records"
