@@ -88,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
             run_args = (dc_args(args.epochs) if args.protocol == "none" else
                         protocol_args(args.protocol, dataset, bool(data.info["hflip"]), ipc, ds.hints.lr))
             net = get_network(DC_MODELS[args.model], data.channels, data.num_classes, (data.size, data.size))
+            # Under torch 2.x a DSA-augmented batch can leave the feature extractor in a non-contiguous layout,
+            # which networks.py's `.view` refuses; a contiguous copy changes the layout, not one value.
+            net.features.register_forward_hook(lambda _m, _inputs, out: out.contiguous())
             _, _, acc = evaluate_synset(i, net, data.normalize(ds.images), labels, test, run_args)
             print("RESULT " + json.dumps({"test_acc": 100.0 * float(acc), "wall_s": time.perf_counter() - start,
                                           "cpu_s": time.process_time() - cpu, "artifact": ds.content_hash(),
