@@ -290,6 +290,7 @@ def published_row(published: list[dict[str, Any]], dataset: str, method: str, ip
     return next((p for p in published if p["dataset"] == dataset and p["method"] == method
                  and str(p["ipc"]) == str(ipc) and p.get("protocol", protocol) == protocol), None)
 
+
 def _check(s: Suite) -> None:
     """Resolve every name now so a typo fails before hours of running, not in the middle."""
     for d in s.grid["datasets"]:
