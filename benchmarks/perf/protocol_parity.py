@@ -28,7 +28,8 @@ from reports.frame import load_records
 SUITE = "protocols-mnist"
 
 
-def _stats(xs: list[float]) -> dict[str, Any]:
+def sample_stats(xs: list[float]) -> dict[str, Any]:
+    """Mean and sample std (as the leaderboards give them) of accuracies, to 2 decimals, with n."""
     return {"mean": round(statistics.fmean(xs), 2), "std": round(statistics.stdev(xs), 2) if len(xs) > 1 else 0.0,
             "n": len(xs)}
 
@@ -56,8 +57,8 @@ def measure(code: str, protocol: str, ipc: int, n: int, models: int, threads: in
     wall, cpu, out = child(cmd, dict(os.environ))
     official = _accs(out)
     mine = ours(records, protocol, ipc, hashes)
-    return {"protocol": protocol, "ipc": ipc, "sets": n, "models_per_set": models, "official": _stats(official),
-            "official_accs": official, "ddbench": _stats(mine) if mine else None, "ddbench_accs": mine,
+    return {"protocol": protocol, "ipc": ipc, "sets": n, "models_per_set": models, "official": sample_stats(official),
+            "official_accs": official, "ddbench": sample_stats(mine) if mine else None, "ddbench_accs": mine,
             "official_cpu_s": round(cpu, 1), "official_wall_s": round(wall, 1)}
 
 
@@ -94,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.render:
         doc = json.loads(out.read_text())
         for r in doc["rows"]:
-            r["official"] = _stats(r["official_accs"])
-            r["ddbench"] = _stats(r["ddbench_accs"]) if r["ddbench_accs"] else None
+            r["official"] = sample_stats(r["official_accs"])
+            r["ddbench"] = sample_stats(r["ddbench_accs"]) if r["ddbench_accs"] else None
         out.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
         out.with_suffix(".md").write_text(markdown(doc))
         return 0
