@@ -17,6 +17,7 @@ from typing import Any
 import safetensors
 import torch
 
+from benchmarks import checkpoint
 from benchmarks.artifact import DistilledSet, load_artifact
 from benchmarks.cost import provenance
 from benchmarks.data import load_dataset
@@ -54,9 +55,11 @@ def get_artifact(cell: Cell, device: torch.device, data_root: str | None, cache:
             for p in folder.iterdir():
                 p.unlink()
     data = load_dataset(cell.dataset, data_root)
-    ds = run_method(cell.method, data, Budget(cell.ipc, cell.iterations, cell.seconds), cell.distill_seed, device,
-                    cell.params)
-    ds.save(folder)
+    # a long distillation keeps its loop state here, so a killed run resumes it; the folder goes once it is saved
+    with checkpoint.resumable((cache or cache_dir()) / "checkpoints" / cell.distill_key):
+        ds = run_method(cell.method, data, Budget(cell.ipc, cell.iterations, cell.seconds), cell.distill_seed, device,
+                        cell.params)
+        ds.save(folder)
     return ds
 
 

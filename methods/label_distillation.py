@@ -17,7 +17,7 @@ import statistics
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 import torch
@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from benchmarks import checkpoint
 from benchmarks.artifact import DistilledSet, TrainingHints
 from benchmarks.data import RealData, load_dataset
 from benchmarks.errors import UserError
@@ -223,6 +224,15 @@ class SecondOrder:
     def reset(self) -> None:
         self.learner.reset()
 
+    def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        """The online learner's weights and Adam state, to resume from (``benchmarks/checkpoint.py``)."""
+        tensors, rest = checkpoint.optimizer_state("opt", self.learner.opt)
+        return {**{f"model/{k}": v for k, v in self.learner.model.state_dict().items()}, **tensors}, {"opt": rest}
+
+    def load_state(self, tensors: dict[str, Tensor], info: dict[str, Any]) -> None:
+        self.learner.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")})
+        checkpoint.load_optimizer_state("opt", self.learner.opt, tensors, info["opt"])
+
 
 class MetaLearner(Protocol):
     def label_gradient(self, labels: Tensor, xb: Tensor, batches: list[Tensor], xt: Tensor,
@@ -231,6 +241,10 @@ class MetaLearner(Protocol):
     def learner_update(self, xb: Tensor, batch: Tensor, labels: Tensor, xt: Tensor, yt: Tensor) -> float: ...
 
     def reset(self) -> None: ...
+
+    def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]: ...
+
+    def load_state(self, tensors: dict[str, Tensor], info: dict[str, Any]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -324,6 +338,48 @@ def start_run(data: RealData, ipc: int, iterations: int, seed: int, device: torc
                     ResetTracker(gap), gen, device)
 
 
+def _snapshot(run: LabelRun, it: int, best: tuple[float, Tensor, int, int], history: list[float],
+              checks: list[list[float]], check_s: list[float]) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """Everything the loop carries from one iteration to the next, for ``checkpoint.save``."""
+    meta_tensors, meta_info = run.meta.state()
+    opt_tensors, opt_info = checkpoint.optimizer_state("label_opt", run.label_opt)
+    t = run.tracker
+    tensors = {"labels": run.labels, "best_labels": best[1], "gen": run.gen.get_state(),
+               "history": torch.tensor(history, dtype=torch.float64),  # exact, and NaN-safe unlike JSON
+               "torch_rng": torch.get_rng_state(), **opt_tensors, **{f"meta/{k}": v for k, v in meta_tensors.items()}}
+    if run.device.type == "cuda":
+        tensors["cuda_rng"] = torch.cuda.get_rng_state(run.device)
+    info = {"iteration": it, "best": [best[0], best[2], best[3]], "checks": checks,
+            "check_s": check_s, "label_opt": opt_info, "meta": meta_info,
+            "label_sched": run.label_sched.state_dict() if run.label_sched is not None else None,
+            "tracker": {"errors": list(t.errors), "best": None if t.best == float("inf") else t.best, "best_step": t.best_step, "step": t.step,
+                        "lengths": t.lengths}}
+    return tensors, info
+
+
+def _restore(run: LabelRun, tensors: dict[str, Tensor], info: dict[str, Any]) -> tuple[
+        int, tuple[float, Tensor, int, int], list[float], list[list[float]], list[float]]:
+    """Put a saved state back into ``run``; returns the iteration it was saved at and the driver's own state."""
+    dev = run.device
+    with torch.no_grad():
+        run.labels.copy_(tensors["labels"].to(dev))
+    checkpoint.load_optimizer_state("label_opt", run.label_opt, tensors, info["label_opt"])
+    if run.label_sched is not None:
+        run.label_sched.load_state_dict(info["label_sched"])
+    run.meta.load_state({k[5:]: v.to(dev) for k, v in tensors.items() if k.startswith("meta/")}, info["meta"])
+    tr = info["tracker"]
+    t = run.tracker
+    t.errors, t.best_step, t.step, t.lengths = deque(tr["errors"]), tr["best_step"], tr["step"], tr["lengths"]
+    t.best = float("inf") if tr["best"] is None else tr["best"]
+    run.gen.set_state(tensors["gen"])
+    torch.set_rng_state(tensors["torch_rng"])
+    if "cuda_rng" in tensors:
+        torch.cuda.set_rng_state(tensors["cuda_rng"], dev)
+    val, steps, best_it = info["best"]
+    best = (float(val), tensors["best_labels"].to(dev), int(steps), int(best_it))
+    return int(info["iteration"]), best, tensors["history"].tolist(), info["checks"], info["check_s"]
+
+
 def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.device, s: LDSettings,
                    make_meta: Callable[[Callable[[], nn.Module]], MetaLearner]) -> DistilledSet:
     """The shared driver: base examples, uniform initial labels, Adam + simplex projection, online
@@ -339,19 +395,30 @@ def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.devi
     history: list[float] = []
     checks: list[list[float]] = []  # [iteration, train steps, val acc] at each selection point
     check_s: list[float] = []  # seconds since the loop started at each selection point (cost, not content)
+    # A killed run resumes from its last selection point, bit for bit (a seconds budget cannot: it depends on speed).
+    folder = checkpoint.current() if budget.seconds is None else None
+    fingerprint = {"settings": asdict(s), "iterations": iterations, "ipc": budget.ipc, "seed": seed,
+                   "dataset": data.name, "device": device.type, "base": base_idx.tolist()}
+    done = 0
+    saved = checkpoint.load(folder, fingerprint) if folder is not None else None
+    if saved is not None:
+        done, best, history, checks, check_s = _restore(run, *saved)
 
     def select(it: int) -> None:
         nonlocal best
         steps = tracker.train_steps(fallback=max(gap, it))
         val = judge_labels(base_images, labels, data, s.learner, steps, inner_batch, seed, device, vx, vy)
         checks.append([it, steps, round(val, 4)])
-        check_s.append(round(time.perf_counter() - start, 2))
+        check_s.append(round(time.perf_counter() - start + offset, 2))
         if val > best[0]:
             best = (val, labels.detach().clone(), steps, it)
+        if folder is not None and it < iterations:
+            checkpoint.save(folder, *_snapshot(run, it, best, history, checks, check_s), fingerprint)
 
+    offset = check_s[-1] if check_s else 0.0  # a resumed run's clock continues the saved one
     start = time.perf_counter()
-    it = 0
-    for it in (i + 1 for i in budget_loop(budget, iterations)):
+    it = done
+    for it in (i + 1 for i in budget_loop(budget, iterations) if i >= done):
         history.append(run.step())
         if it % s.select_every == 0 or it == iterations:
             select(it)
@@ -365,7 +432,8 @@ def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.devi
         "best_iteration": best_it, "best_val_acc": round(val_acc, 4),
         "reset_lengths": tracker.lengths, "outer_loss": [round(h, 5) for h in history[:: max(1, len(history) // 50)]],
         "iterations_run": it, "selection": checks,
-        "cost": {"seconds_per_iteration": round(wall / max(1, it), 5), "selection_s": check_s},
+        "cost": {"seconds_per_iteration": round(wall / max(1, it - done), 5), "selection_s": check_s,
+                 **({"resumed_at_iteration": done} if done else {})},
     }
     return DistilledSet(base_images.clone(), project_simplex(best_labels).cpu(), "soft", data.num_classes, meta=meta,
                         hints=TrainingHints(steps=best_steps))

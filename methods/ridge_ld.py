@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from benchmarks import checkpoint
 from benchmarks.artifact import DistilledSet
 from benchmarks.data import RealData
 from benchmarks.errors import UserError
@@ -79,6 +80,19 @@ class RidgeHead:
         self.scale = torch.ones((), requires_grad=True, device=next(self.model.parameters()).device)
         self.opt = torch.optim.Adam([{"params": self.model.parameters()}, {"params": [self.scale], "lr": 0.01}],
                                     lr=self.lr)
+
+    def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        """The feature extractor, the averaged ridge weights, the scale and their Adam state, to resume from."""
+        tensors, rest = checkpoint.optimizer_state("opt", self.opt)
+        own = {"scale": self.scale, **({"w": self.w} if self.w is not None else {})}
+        return {**{f"model/{k}": v for k, v in self.model.state_dict().items()}, **own, **tensors}, {"opt": rest}
+
+    def load_state(self, tensors: dict[str, Tensor], info: dict[str, Any]) -> None:
+        self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")})
+        with torch.no_grad():
+            self.scale.copy_(tensors["scale"])
+        self.w = tensors["w"].clone() if "w" in tensors else None
+        checkpoint.load_optimizer_state("opt", self.opt, tensors, info["opt"])
 
     def label_gradient(self, labels: Tensor, xb: Tensor, batches: list[Tensor], xt: Tensor,
                        yt: Tensor) -> tuple[Tensor, Tensor]:
