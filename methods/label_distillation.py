@@ -13,11 +13,9 @@ used to select labels on the validation split. Any registered model can be the l
 
 from __future__ import annotations
 
-import statistics
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import torch
@@ -37,6 +35,8 @@ from benchmarks.seeding import generator, seed_global
 from benchmarks.spec import EvalConfig
 from benchmarks.training import train
 from methods.base_examples import select_base, to_target
+from methods.label_resume import restore, snapshot
+from methods.online_learner import Learner, ResetTracker
 
 
 def default_inner_batch(n: int) -> int:
@@ -49,57 +49,6 @@ def project_simplex(labels: Tensor) -> Tensor:
     y = labels.clamp(0.0, 1.0)
     s = y.sum(1, keepdim=True)
     return torch.where(s > 0, y / s.clamp_min(1e-12), torch.full_like(y, 1.0 / y.shape[1]))
-
-
-@dataclass
-class ResetTracker:
-    """Moving-average target error of the online learner; says when to reset it (no new minimum
-    within ``gap`` steps) and remembers how many steps each run took to reach its minimum."""
-
-    gap: int
-    errors: deque = field(default_factory=deque)
-    best: float = float("inf")
-    best_step: int = 0
-    step: int = 0
-    lengths: list[int] = field(default_factory=list)
-
-    def update(self, error: float) -> bool:
-        self.step += 1
-        self.errors.append(error)
-        if len(self.errors) > self.gap:
-            self.errors.popleft()
-        if len(self.errors) < self.gap:
-            return False
-        avg = statistics.fmean(self.errors)
-        if avg < self.best:
-            self.best, self.best_step = avg, self.step
-        if self.step - self.best_step >= self.gap:
-            self.lengths.append(self.best_step)
-            self.errors.clear()
-            self.best, self.best_step, self.step = float("inf"), 0, 0
-            return True
-        return False
-
-    def train_steps(self, fallback: int) -> int:
-        """Mean of the last three reset lengths: the training length the labels are judged at."""
-        return int(statistics.fmean(self.lengths[-3:])) if self.lengths else fallback
-
-
-@dataclass
-class Learner:
-    """The online learner: a model, its Adam state, and how to rebuild both on reset."""
-
-    make: Callable[[], nn.Module]
-    lr: float
-    model: nn.Module = field(init=False)
-    opt: torch.optim.Optimizer = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        self.model = self.make()
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=self.lr)
 
 
 @dataclass
@@ -338,48 +287,6 @@ def start_run(data: RealData, ipc: int, iterations: int, seed: int, device: torc
                     ResetTracker(gap), gen, device)
 
 
-def _snapshot(run: LabelRun, it: int, best: tuple[float, Tensor, int, int], history: list[float],
-              checks: list[list[float]], check_s: list[float]) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    """Everything the loop carries from one iteration to the next, for ``checkpoint.save``."""
-    meta_tensors, meta_info = run.meta.state()
-    opt_tensors, opt_info = checkpoint.optimizer_state("label_opt", run.label_opt)
-    t = run.tracker
-    tensors = {"labels": run.labels, "best_labels": best[1], "gen": run.gen.get_state(),
-               "history": torch.tensor(history, dtype=torch.float64),  # exact, and NaN-safe unlike JSON
-               "torch_rng": torch.get_rng_state(), **opt_tensors, **{f"meta/{k}": v for k, v in meta_tensors.items()}}
-    if run.device.type == "cuda":
-        tensors["cuda_rng"] = torch.cuda.get_rng_state(run.device)
-    info = {"iteration": it, "best": [best[0], best[2], best[3]], "checks": checks,
-            "check_s": check_s, "label_opt": opt_info, "meta": meta_info,
-            "label_sched": run.label_sched.state_dict() if run.label_sched is not None else None,
-            "tracker": {"errors": list(t.errors), "best": None if t.best == float("inf") else t.best, "best_step": t.best_step, "step": t.step,
-                        "lengths": t.lengths}}
-    return tensors, info
-
-
-def _restore(run: LabelRun, tensors: dict[str, Tensor], info: dict[str, Any]) -> tuple[
-        int, tuple[float, Tensor, int, int], list[float], list[list[float]], list[float]]:
-    """Put a saved state back into ``run``; returns the iteration it was saved at and the driver's own state."""
-    dev = run.device
-    with torch.no_grad():
-        run.labels.copy_(tensors["labels"].to(dev))
-    checkpoint.load_optimizer_state("label_opt", run.label_opt, tensors, info["label_opt"])
-    if run.label_sched is not None:
-        run.label_sched.load_state_dict(info["label_sched"])
-    run.meta.load_state({k[5:]: v.to(dev) for k, v in tensors.items() if k.startswith("meta/")}, info["meta"])
-    tr = info["tracker"]
-    t = run.tracker
-    t.errors, t.best_step, t.step, t.lengths = deque(tr["errors"]), tr["best_step"], tr["step"], tr["lengths"]
-    t.best = float("inf") if tr["best"] is None else tr["best"]
-    run.gen.set_state(tensors["gen"])
-    torch.set_rng_state(tensors["torch_rng"])
-    if "cuda_rng" in tensors:
-        torch.cuda.set_rng_state(tensors["cuda_rng"], dev)
-    val, steps, best_it = info["best"]
-    best = (float(val), tensors["best_labels"].to(dev), int(steps), int(best_it))
-    return int(info["iteration"]), best, tensors["history"].tolist(), info["checks"], info["check_s"]
-
-
 def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.device, s: LDSettings,
                    make_meta: Callable[[Callable[[], nn.Module]], MetaLearner]) -> DistilledSet:
     """The shared driver: base examples, uniform initial labels, Adam + simplex projection, online
@@ -402,7 +309,7 @@ def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.devi
     done = 0
     saved = checkpoint.load(folder, fingerprint) if folder is not None else None
     if saved is not None:
-        done, best, history, checks, check_s = _restore(run, *saved)
+        done, best, history, checks, check_s = restore(run, *saved)
 
     def select(it: int) -> None:
         nonlocal best
@@ -413,7 +320,7 @@ def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.devi
         if val > best[0]:
             best = (val, labels.detach().clone(), steps, it)
         if folder is not None and it < iterations:
-            checkpoint.save(folder, *_snapshot(run, it, best, history, checks, check_s), fingerprint)
+            checkpoint.save(folder, *snapshot(run, it, best, history, checks, check_s), fingerprint)
 
     offset = check_s[-1] if check_s else 0.0  # a resumed run's clock continues the saved one
     start = time.perf_counter()
