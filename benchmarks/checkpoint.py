@@ -95,3 +95,13 @@ def load_optimizer_state(prefix: str, opt: torch.optim.Optimizer, tensors: dict[
         idx, name = key.split("/", 1)
         state.setdefault(int(idx), {})[name] = v
     opt.load_state_dict({"state": state, "param_groups": rest["param_groups"]})
+
+
+def module_state(prefix: str, model: torch.nn.Module) -> dict[str, Tensor]:
+    """A module's parameters and buffers as ``prefix/<name>`` tensors."""
+    return {f"{prefix}/{k}": v for k, v in model.state_dict().items()}
+
+
+def load_module_state(prefix: str, model: torch.nn.Module, tensors: dict[str, Tensor]) -> None:
+    """Restore what ``module_state`` saved into ``model``."""
+    model.load_state_dict({k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + "/")})

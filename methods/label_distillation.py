@@ -176,10 +176,10 @@ class SecondOrder:
     def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
         """The online learner's weights and Adam state, to resume from (``benchmarks/checkpoint.py``)."""
         tensors, rest = checkpoint.optimizer_state("opt", self.learner.opt)
-        return {**{f"model/{k}": v for k, v in self.learner.model.state_dict().items()}, **tensors}, {"opt": rest}
+        return {**checkpoint.module_state("model", self.learner.model), **tensors}, {"opt": rest}
 
     def load_state(self, tensors: dict[str, Tensor], info: dict[str, Any]) -> None:
-        self.learner.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")})
+        checkpoint.load_module_state("model", self.learner.model, tensors)
         checkpoint.load_optimizer_state("opt", self.learner.opt, tensors, info["opt"])
 
 

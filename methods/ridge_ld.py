@@ -85,10 +85,10 @@ class RidgeHead:
         """The feature extractor, the averaged ridge weights, the scale and their Adam state, to resume from."""
         tensors, rest = checkpoint.optimizer_state("opt", self.opt)
         own = {"scale": self.scale, **({"w": self.w} if self.w is not None else {})}
-        return {**{f"model/{k}": v for k, v in self.model.state_dict().items()}, **own, **tensors}, {"opt": rest}
+        return {**checkpoint.module_state("model", self.model), **own, **tensors}, {"opt": rest}
 
     def load_state(self, tensors: dict[str, Tensor], info: dict[str, Any]) -> None:
-        self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")})
+        checkpoint.load_module_state("model", self.model, tensors)
         with torch.no_grad():
             self.scale.copy_(tensors["scale"])
         self.w = tensors["w"].clone() if "w" in tensors else None
