@@ -18,10 +18,11 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from baselines.matching import Synthetic, synthetic_artifact
+from baselines.matching import Synthetic, loop_fingerprint, synthetic_artifact
 from benchmarks.artifact import DistilledSet
+from benchmarks.checkpoint import LoopState, resumable_loop
 from benchmarks.data import RealData
-from benchmarks.methods import Budget, budget_loop, register_method
+from benchmarks.methods import Budget, register_method
 from benchmarks.models import build_model
 from benchmarks.seeding import generator
 
@@ -37,9 +38,11 @@ def dataset_distillation(data: RealData, budget: Budget, seed: int, device: torc
     log_lr = torch.full((inner_steps,), float(torch.tensor(init_lr).log()), device=device, requires_grad=True)
     opt = torch.optim.Adam([{"params": [syn.images]}, {"params": [log_lr], "lr": lr_img}], lr=lr_img)
     y_syn = syn.labels.to(device)
-    history: list[float] = []
+    loop = LoopState({"images": syn.images, "log_lr": log_lr}, {"adam": opt}, gen)
+    fingerprint = loop_fingerprint(data, budget, seed, device, method="dd", model=model, iterations_default=iterations,
+                                   inner_steps=inner_steps, init_lr=init_lr, lr_img=lr_img, batch_real=batch_real)
     start = time.perf_counter()
-    for _ in budget_loop(budget, budget.iterations or iterations):
+    for _ in resumable_loop(budget, budget.iterations or iterations, loop, fingerprint):
         net = build_model(model, data.num_classes, data.channels, data.size)[0].to(device)
         params = {k: v.detach().requires_grad_(True) for k, v in net.named_parameters()}
         buffers = dict(net.named_buffers())
@@ -55,8 +58,8 @@ def dataset_distillation(data: RealData, budget: Budget, seed: int, device: torc
         outer.backward()
         opt.step()
         syn.clamp_()
-        history.append(float(outer.detach()))
-    ds = synthetic_artifact(syn, data, history, start, {"model": model, "inner_steps": inner_steps,
+        loop.history.append(float(outer.detach()))
+    ds = synthetic_artifact(syn, data, loop, start, {"model": model, "inner_steps": inner_steps,
                                               "step_lrs": [round(float(v), 6) for v in log_lr.detach().exp()]})
     ds.extras["step_lrs"] = log_lr.detach().exp().cpu()
     return ds

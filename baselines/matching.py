@@ -21,9 +21,10 @@ from torch import Tensor, nn
 
 from benchmarks.artifact import DistilledSet
 from benchmarks.augment import build_augmentation, siamese
+from benchmarks.checkpoint import LoopState, resumable_loop
 from benchmarks.data import RealData
 from benchmarks.errors import UserError
-from benchmarks.methods import Budget, budget_loop, register_method
+from benchmarks.methods import Budget, register_method
 from benchmarks.models import build_model
 from benchmarks.seeding import generator
 
@@ -79,14 +80,23 @@ def layer_distance(g_syn: Tensor, g_real: Tensor) -> Tensor:
     return (1 - F.cosine_similarity(a, b, dim=1, eps=1e-6)).sum()
 
 
-def synthetic_artifact(syn: Synthetic, data: RealData, history: list[float], start: float, extra: dict[str, Any]) -> DistilledSet:
+def synthetic_artifact(syn: Synthetic, data: RealData, loop: LoopState, start: float, extra: dict[str, Any]) -> DistilledSet:
+    history = loop.history
     every = max(1, len(history) // 100)
     extra = dict(extra)
-    cost = {"seconds_per_iteration": round((time.perf_counter() - start) / max(1, len(history)), 5),
+    ran = max(1, len(history) - loop.resumed_at)  # iterations this process ran (a resumed run did fewer)
+    cost = {"seconds_per_iteration": round((time.perf_counter() - start) / ran, 5),
+            **({"resumed_at_iteration": loop.resumed_at, "earlier_wall_s": loop.earlier_wall_s} if loop.resumed_at else {}),
             **extra.pop("cost", {})}  # timings sit beside the content, outside its hash
     return DistilledSet(syn.images.detach().clamp(0, 1).cpu(), syn.labels.clone(), "hard", data.num_classes, meta={
         "loss_history": [round(h, 6) for h in history[::every]], "loss_every": every, "iterations_run": len(history),
         **extra, "cost": cost})
+
+
+def loop_fingerprint(data: RealData, budget: Budget, seed: int, device: torch.device, **settings: Any) -> dict[str, Any]:
+    """What must match for a saved loop state to be resumed (``benchmarks.checkpoint.resumable_loop``)."""
+    return {"dataset": data.name, "ipc": budget.ipc, "iterations": budget.iterations, "seed": seed,
+            "device": device.type, **settings}
 
 
 # Papers' settings per images-per-class: (outer_loop, inner_loop) for gradient matching.
@@ -131,9 +141,11 @@ def gradient_matching(data: RealData, budget: Budget, seed: int, device: torch.d
     outer, inner = DC_LOOPS[max(k for k in DC_LOOPS if k <= budget.ipc)]
     inner = min(inner, p["inner_cap"]) if p["inner_cap"] else inner
     p["iterations"] = p["iterations"] or max(10, p["updates"] // outer)
-    history: list[float] = []
+    loop = LoopState({"images": syn.images}, {"images": img_opt}, gen)
+    fingerprint = loop_fingerprint(data, budget, seed, device, method="gradient_matching", augment=augment, model=model,
+                                   preset=p, lr_img=lr_img, lr_net=lr_net, outer=outer, inner=inner)
     start = time.perf_counter()
-    for _ in budget_loop(budget, p["iterations"]):
+    for _ in resumable_loop(budget, p["iterations"], loop, fingerprint):
         net = build_model(model, data.num_classes, data.channels, data.size)[0].to(device).train()
         params = [q for q in net.parameters() if q.requires_grad]
         net_opt = torch.optim.SGD(params, lr=lr_net)
@@ -159,8 +171,8 @@ def gradient_matching(data: RealData, budget: Budget, seed: int, device: torch.d
                 net_opt.zero_grad(set_to_none=True)
                 F.cross_entropy(net(data.normalize(xa)), y_all).backward()
                 net_opt.step()
-        history.append(total / outer)
-    return synthetic_artifact(syn, data, history, start, {"outer_loop": outer, "inner_loop": inner, "augment": augment,
+        loop.history.append(total / outer)
+    return synthetic_artifact(syn, data, loop, start, {"outer_loop": outer, "inner_loop": inner, "augment": augment,
                                                 **{f"preset_{k}": v for k, v in p.items()}})
 
 
@@ -169,9 +181,11 @@ def distribution_matching(data: RealData, budget: Budget, seed: int, device: tor
     """DM: match per-class mean embeddings under randomly initialised networks (one per iteration)."""
     p = _preset(preset, "dm", budget, iterations, batch_real)
     gen, syn, aug, img_opt = _start(data, budget, seed, device, augment, lr_img)
-    history: list[float] = []
+    loop = LoopState({"images": syn.images}, {"images": img_opt}, gen)
+    fingerprint = loop_fingerprint(data, budget, seed, device, method="distribution_matching", augment=augment,
+                                   model=model, preset=p, lr_img=lr_img)
     start = time.perf_counter()
-    for _ in budget_loop(budget, p["iterations"]):
+    for _ in resumable_loop(budget, p["iterations"], loop, fingerprint):
         net = build_model(model, data.num_classes, data.channels, data.size)[0].to(device).train()
         for q in net.parameters():
             q.requires_grad_(False)
@@ -185,8 +199,8 @@ def distribution_matching(data: RealData, budget: Budget, seed: int, device: tor
         loss.backward()
         img_opt.step()
         syn.clamp_()
-        history.append(float(loss.detach()))
-    return synthetic_artifact(syn, data, history, start, {"augment": augment, **{f"preset_{k}": v for k, v in p.items()}})
+        loop.history.append(float(loss.detach()))
+    return synthetic_artifact(syn, data, loop, start, {"augment": augment, **{f"preset_{k}": v for k, v in p.items()}})
 
 
 SMOKE = {"iterations": 6, "batch_real": 8, "model": "convnet3_w32"}  # a few seconds, for the parametrised tests

@@ -22,11 +22,12 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 from torch.func import functional_call
 
-from baselines.matching import init_from_real, pixel_lr, synthetic_artifact
+from baselines.matching import init_from_real, loop_fingerprint, pixel_lr, synthetic_artifact
 from benchmarks.artifact import DistilledSet, TrainingHints
+from benchmarks.checkpoint import LoopState, resumable_loop
 from benchmarks.data import RealData
 from benchmarks.errors import UserError
-from benchmarks.methods import Budget, budget_loop, register_method
+from benchmarks.methods import Budget, register_method
 from benchmarks.models import build_model
 from benchmarks.paths import cache_dir
 from benchmarks.seeding import generator, seed_global
@@ -118,9 +119,12 @@ def trajectory_matching(data: RealData, budget: Budget, seed: int, device: torch
     syn_lr = torch.tensor(init_lr, device=device, requires_grad=True)
     img_opt = torch.optim.SGD([syn.images], lr=pixel_lr(data, lr_img), momentum=0.5)
     lr_opt = torch.optim.SGD([syn_lr], lr=lr_lr, momentum=0.5)
-    history: list[float] = []
+    loop = LoopState({"images": syn.images, "lr": syn_lr}, {"images": img_opt, "lr": lr_opt}, gen)
+    fingerprint = loop_fingerprint(data, budget, seed, device, method="mtt", model=model, expert_key=recipe.key,
+                                   iterations_default=iterations, syn_steps=syn_steps, expert_epochs=expert_epochs,
+                                   init_lr=init_lr, lr_img=lr_img, lr_lr=lr_lr)
     start = time.perf_counter()
-    for _ in budget_loop(budget, budget.iterations or iterations):
+    for _ in resumable_loop(budget, budget.iterations or iterations, loop, fingerprint):
         e = int(torch.randint(0, experts, (1,), generator=gen))
         s = int(torch.randint(0, max_start_epoch + 1, (1,), generator=gen))
         theta0, target = trajectories[e, s], trajectories[e, s + expert_epochs]
@@ -139,8 +143,8 @@ def trajectory_matching(data: RealData, budget: Budget, seed: int, device: torch
         syn.clamp_()
         with torch.no_grad():
             syn_lr.clamp_(min=1e-6)
-        history.append(float(loss.detach()))
-    ds = synthetic_artifact(syn, data, history, start, {"learned_lr": round(float(syn_lr.detach()), 8), "expert_key": recipe.key,
+        loop.history.append(float(loss.detach()))
+    ds = synthetic_artifact(syn, data, loop, start, {"learned_lr": round(float(syn_lr.detach()), 8), "expert_key": recipe.key,
                                                         "syn_steps": syn_steps, "expert_epochs": expert_epochs,
                                                         "cost": {"expert_load_or_train_s": round(expert_s, 3)}})
     ds.hints = TrainingHints(lr=float(syn_lr.detach().reshape(1).cpu()[0]))

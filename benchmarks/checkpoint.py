@@ -13,8 +13,10 @@ import contextlib
 import json
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +25,12 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from benchmarks.artifact import write_json_atomic
+from benchmarks.methods import Budget, budget_loop
 
 _FOLDER: ContextVar[Path | None] = ContextVar("ddbench_checkpoint_folder", default=None)
 STATE = "state.safetensors"
 INFO = "state.json"
+SAVE_EVERY_S = 60.0  # a plain loop saves after the first iteration that ends this long after its last save
 
 
 @contextlib.contextmanager
@@ -105,3 +109,64 @@ def module_state(prefix: str, model: torch.nn.Module) -> dict[str, Tensor]:
 def load_module_state(prefix: str, model: torch.nn.Module, tensors: dict[str, Tensor]) -> None:
     """Restore what ``module_state`` saved into ``model``."""
     model.load_state_dict({k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + "/")})
+
+
+@dataclass
+class LoopState:
+    """What a plain distillation loop (image distillation: dc, dsa, dm, mtt, dd) carries from one iteration to
+    the next: its learned tensors (restored in place), their optimizers, the method's generator and the loss
+    history it appends to. ``resumed_at`` / ``earlier_wall_s`` say where a resumed run picked up (cost only)."""
+
+    learned: dict[str, Tensor]
+    optimizers: dict[str, torch.optim.Optimizer]
+    gen: torch.Generator
+    history: list[float] = field(default_factory=list)
+    resumed_at: int = 0
+    earlier_wall_s: float = 0.0
+
+    def snapshot(self, iteration: int, wall_s: float) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        tensors = {f"learned/{k}": v for k, v in self.learned.items()}
+        rest = {}
+        for name, opt in self.optimizers.items():
+            opt_tensors, rest[name] = optimizer_state(f"opt_{name}", opt)
+            tensors.update(opt_tensors)
+        tensors.update({"gen": self.gen.get_state(), "torch_rng": torch.get_rng_state(),
+                        "history": torch.tensor(self.history, dtype=torch.float64)})  # exact, and NaN-safe
+        device = next(iter(self.learned.values())).device
+        if device.type == "cuda":
+            tensors["cuda_rng"] = torch.cuda.get_rng_state(device)
+        return tensors, {"iteration": iteration, "optimizers": rest, "wall_s": round(wall_s, 3)}
+
+    def restore(self, tensors: dict[str, Tensor], info: dict[str, Any]) -> int:
+        """Put a saved state back; returns the number of iterations it had done."""
+        with torch.no_grad():
+            for k, v in self.learned.items():
+                v.copy_(tensors[f"learned/{k}"].to(v.device))
+        for name, opt in self.optimizers.items():
+            load_optimizer_state(f"opt_{name}", opt, tensors, info["optimizers"][name])
+        self.gen.set_state(tensors["gen"])
+        torch.set_rng_state(tensors["torch_rng"])
+        if "cuda_rng" in tensors:
+            torch.cuda.set_rng_state(tensors["cuda_rng"], next(iter(self.learned.values())).device)
+        self.history[:] = tensors["history"].tolist()
+        self.resumed_at, self.earlier_wall_s = int(info["iteration"]), float(info["wall_s"])
+        return self.resumed_at
+
+
+def resumable_loop(budget: Budget, iterations: int, state: LoopState, fingerprint: dict[str, Any]) -> Iterator[int]:
+    """``budget_loop`` for a loop whose whole carried state is ``state``: a run of the same cell that was killed
+    continues from its last save, to the artifact an uninterrupted run gives, bit for bit. The state is saved
+    after an iteration once ``SAVE_EVERY_S`` have passed since the last save (saving changes nothing that is
+    computed); a ``seconds`` budget starts over, because where it ends depends on speed."""
+    folder = current() if budget.seconds is None else None
+    saved = load(folder, fingerprint) if folder is not None else None
+    done = state.restore(*saved) if saved is not None else 0
+    start = last = time.perf_counter()
+    for i in budget_loop(budget, iterations):
+        if i < done:
+            continue
+        yield i
+        now = time.perf_counter()  # the body of iteration i has finished
+        if folder is not None and i + 1 < iterations and now - last >= SAVE_EVERY_S:
+            save(folder, *state.snapshot(i + 1, state.earlier_wall_s + now - start), fingerprint)
+            last = now

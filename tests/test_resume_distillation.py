@@ -1,48 +1,22 @@
-"""A label distillation killed between selection points resumes from its last saved state and ends with the very
-artifact an uninterrupted run gives (same labels, same hash, same selection history)."""
+"""A distillation killed between saves resumes from its last saved state and ends with the very artifact an
+uninterrupted run gives (same images and labels, same hash; for label distillation, the same selection history).
+Every method with an iteration loop is held to it, found from the registry."""
 
 import pytest
 import torch
 
 from benchmarks import checkpoint
 from benchmarks.methods import METHODS, Budget, run_method
-from methods.label_distillation import LabelRun
 
 # every label-distillation variant (they share distill_labels); small enough for a test, with learner resets
-RESUMABLE = [n for n in METHODS.names() if n.startswith("ld")]
-PARAMS = {"iterations": 12, "outer_batch": 64, "select_every": 4, "val_size": 100, "stats_gap": 3}
+ITERATIVE = [n for n, e in METHODS.items() if "iterations" in e.params]  # every method with a distillation loop
+# label distillation saves at selection points (here 4 and 8, with learner resets in between); plain loops save
+# after every iteration once SAVE_EVERY_S is 0
+SELECTING = {"iterations": 12, "select_every": 4, "stats_gap": 3}
 
 
 class Killed(Exception):
     pass
-
-
-@pytest.mark.parametrize("name", RESUMABLE)
-def test_a_killed_distillation_resumes_to_the_uninterrupted_artifact(name, digits, cpu, tmp_path, monkeypatch):
-    reference = run_method(name, digits, Budget(2), 0, cpu, PARAMS)
-    folder = tmp_path / "state"
-    real_step, calls = LabelRun.step, []
-
-    def dies_at_the_seventh(self: LabelRun) -> float:
-        calls.append(1)
-        if len(calls) == 7:
-            raise Killed
-        return real_step(self)
-
-    monkeypatch.setattr(LabelRun, "step", dies_at_the_seventh)
-    with pytest.raises(Killed), checkpoint.resumable(folder):
-        run_method(name, digits, Budget(2), 0, cpu, PARAMS)
-    assert (folder / checkpoint.INFO).is_file()  # kept: the run did not finish
-    monkeypatch.setattr(LabelRun, "step", real_step)
-    with checkpoint.resumable(folder):
-        resumed = run_method(name, digits, Budget(2), 0, cpu, PARAMS)
-    assert not folder.exists()  # removed once the artifact was made
-    assert resumed.meta["cost"]["resumed_at_iteration"] == 4
-    assert torch.equal(resumed.labels, reference.labels)
-    assert resumed.content_hash() == reference.content_hash()
-    for key in ("selection", "reset_lengths", "outer_loss", "best_iteration", "best_val_acc"):
-        assert resumed.meta[key] == reference.meta[key], key
-    assert resumed.hints.steps == reference.hints.steps
 
 
 def test_a_state_saved_for_other_settings_is_ignored(tmp_path):
@@ -51,3 +25,34 @@ def test_a_state_saved_for_other_settings_is_ignored(tmp_path):
     assert checkpoint.load(tmp_path, {"seed": 1}) is None
     (tmp_path / checkpoint.INFO).write_text("{not json")
     assert checkpoint.load(tmp_path, {"seed": 0}) is None  # a damaged state starts over, it is never trusted
+
+
+@pytest.mark.parametrize("name", ITERATIVE)
+def test_every_iterative_method_resumes_after_a_kill_to_the_uninterrupted_artifact(name, digits, cpu, tmp_path,
+                                                                                  monkeypatch):
+    entry = METHODS.get(name)
+    params = {**entry.smoke, **(SELECTING if "select_every" in entry.params else {"iterations": 4})}
+    monkeypatch.setattr(checkpoint, "SAVE_EVERY_S", 0.0)  # plain loops save after every iteration
+    reference = run_method(name, digits, Budget(1), 0, cpu, params)
+    folder = tmp_path / "state"
+    real_save, saved_at = checkpoint.save, []
+
+    def dies_at_the_second_save(where, tensors, info, fingerprint):  # the iterations since the first save are lost
+        saved_at.append(info["iteration"])
+        if len(saved_at) == 2:
+            raise Killed
+        real_save(where, tensors, info, fingerprint)
+
+    monkeypatch.setattr(checkpoint, "save", dies_at_the_second_save)
+    with pytest.raises(Killed), checkpoint.resumable(folder):
+        run_method(name, digits, Budget(1), 0, cpu, params)
+    monkeypatch.setattr(checkpoint, "save", real_save)
+    with checkpoint.resumable(folder):
+        resumed = run_method(name, digits, Budget(1), 0, cpu, params)
+    assert resumed.meta["cost"]["resumed_at_iteration"] == saved_at[0] > 0
+    assert torch.equal(resumed.images, reference.images)
+    assert torch.equal(resumed.labels, reference.labels)
+    assert resumed.content_hash() == reference.content_hash()
+    assert resumed.hints == reference.hints
+    content = lambda ds: {k: v for k, v in ds.meta.items() if k not in ("cost", "provenance")}  # noqa: E731
+    assert content(resumed) == content(reference)  # loss history, selection, reset lengths, iterations run
