@@ -111,6 +111,23 @@ def load_module_state(prefix: str, model: torch.nn.Module, tensors: dict[str, Te
     model.load_state_dict({k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + "/")})
 
 
+def rng_state(gen: torch.Generator, device: torch.device) -> dict[str, Tensor]:
+    """The random state a loop draws from: its own generator, torch's global one (model initialisation,
+    augmentation) and, on CUDA, the device's."""
+    out = {"gen": gen.get_state(), "torch_rng": torch.get_rng_state()}
+    if device.type == "cuda":
+        out["cuda_rng"] = torch.cuda.get_rng_state(device)
+    return out
+
+
+def load_rng_state(tensors: dict[str, Tensor], gen: torch.Generator, device: torch.device) -> None:
+    """Restore what ``rng_state`` saved."""
+    gen.set_state(tensors["gen"])
+    torch.set_rng_state(tensors["torch_rng"])
+    if "cuda_rng" in tensors:
+        torch.cuda.set_rng_state(tensors["cuda_rng"], device)
+
+
 @dataclass
 class LoopState:
     """What a plain distillation loop (image distillation: dc, dsa, dm, mtt, dd) carries from one iteration to
@@ -124,17 +141,17 @@ class LoopState:
     resumed_at: int = 0
     earlier_wall_s: float = 0.0
 
+    def _device(self) -> torch.device:
+        return next(iter(self.learned.values())).device
+
     def snapshot(self, iteration: int, wall_s: float) -> tuple[dict[str, Tensor], dict[str, Any]]:
         tensors = {f"learned/{k}": v for k, v in self.learned.items()}
         rest = {}
         for name, opt in self.optimizers.items():
             opt_tensors, rest[name] = optimizer_state(f"opt_{name}", opt)
             tensors.update(opt_tensors)
-        tensors.update({"gen": self.gen.get_state(), "torch_rng": torch.get_rng_state(),
-                        "history": torch.tensor(self.history, dtype=torch.float64)})  # exact, and NaN-safe
-        device = next(iter(self.learned.values())).device
-        if device.type == "cuda":
-            tensors["cuda_rng"] = torch.cuda.get_rng_state(device)
+        tensors.update(rng_state(self.gen, self._device()))
+        tensors["history"] = torch.tensor(self.history, dtype=torch.float64)  # exact, and NaN-safe unlike JSON
         return tensors, {"iteration": iteration, "optimizers": rest, "wall_s": round(wall_s, 3)}
 
     def restore(self, tensors: dict[str, Tensor], info: dict[str, Any]) -> int:
@@ -144,10 +161,7 @@ class LoopState:
                 v.copy_(tensors[f"learned/{k}"].to(v.device))
         for name, opt in self.optimizers.items():
             load_optimizer_state(f"opt_{name}", opt, tensors, info["optimizers"][name])
-        self.gen.set_state(tensors["gen"])
-        torch.set_rng_state(tensors["torch_rng"])
-        if "cuda_rng" in tensors:
-            torch.cuda.set_rng_state(tensors["cuda_rng"], next(iter(self.learned.values())).device)
+        load_rng_state(tensors, self.gen, self._device())
         self.history[:] = tensors["history"].tolist()
         self.resumed_at, self.earlier_wall_s = int(info["iteration"]), float(info["wall_s"])
         return self.resumed_at

@@ -20,11 +20,9 @@ def snapshot(run: Any, it: int, best: tuple[float, Tensor, int, int], history: l
     meta_tensors, meta_info = run.meta.state()
     opt_tensors, opt_info = checkpoint.optimizer_state("label_opt", run.label_opt)
     t = run.tracker
-    tensors = {"labels": run.labels, "best_labels": best[1], "gen": run.gen.get_state(),
+    tensors = {"labels": run.labels, "best_labels": best[1], **checkpoint.rng_state(run.gen, run.device),
                "history": torch.tensor(history, dtype=torch.float64),  # exact, and NaN-safe unlike JSON
-               "torch_rng": torch.get_rng_state(), **opt_tensors, **{f"meta/{k}": v for k, v in meta_tensors.items()}}
-    if run.device.type == "cuda":
-        tensors["cuda_rng"] = torch.cuda.get_rng_state(run.device)
+               **opt_tensors, **{f"meta/{k}": v for k, v in meta_tensors.items()}}
     info = {"iteration": it, "best": [best[0], best[2], best[3]], "checks": checks,
             "check_s": check_s, "label_opt": opt_info, "meta": meta_info,
             "label_sched": run.label_sched.state_dict() if run.label_sched is not None else None,
@@ -47,10 +45,7 @@ def restore(run: Any, tensors: dict[str, Tensor], info: dict[str, Any]) -> tuple
     t = run.tracker
     t.errors, t.best_step, t.step, t.lengths = deque(tr["errors"]), tr["best_step"], tr["step"], tr["lengths"]
     t.best = float("inf") if tr["best"] is None else tr["best"]
-    run.gen.set_state(tensors["gen"])
-    torch.set_rng_state(tensors["torch_rng"])
-    if "cuda_rng" in tensors:
-        torch.cuda.set_rng_state(tensors["cuda_rng"], dev)
+    checkpoint.load_rng_state(tensors, run.gen, dev)
     val, steps, best_it = info["best"]
     best = (float(val), tensors["best_labels"].to(dev), int(steps), int(best_it))
     return int(info["iteration"]), best, tensors["history"].tolist(), info["checks"], info["check_s"]
