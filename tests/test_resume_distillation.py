@@ -8,7 +8,6 @@ import torch
 from benchmarks import checkpoint
 from benchmarks.methods import METHODS, Budget, run_method
 
-# every label-distillation variant (they share distill_labels); small enough for a test, with learner resets
 ITERATIVE = [n for n, e in METHODS.items() if "iterations" in e.params]  # every method with a distillation loop
 # label distillation saves at selection points (here 4 and 8, with learner resets in between); plain loops save
 # after every iteration once SAVE_EVERY_S is 0
@@ -46,9 +45,11 @@ def test_every_iterative_method_resumes_after_a_kill_to_the_uninterrupted_artifa
     monkeypatch.setattr(checkpoint, "save", dies_at_the_second_save)
     with pytest.raises(Killed), checkpoint.resumable(folder):
         run_method(name, digits, Budget(1), 0, cpu, params)
+    assert (folder / checkpoint.INFO).is_file()  # kept: the run did not finish
     monkeypatch.setattr(checkpoint, "save", real_save)
     with checkpoint.resumable(folder):
         resumed = run_method(name, digits, Budget(1), 0, cpu, params)
+    assert not folder.exists()  # removed once the artifact was made
     assert resumed.meta["cost"]["resumed_at_iteration"] == saved_at[0] > 0
     assert torch.equal(resumed.images, reference.images)
     assert torch.equal(resumed.labels, reference.labels)
