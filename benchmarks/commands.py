@@ -116,14 +116,18 @@ def _add_distill(sub: Any) -> None:
     d.add_argument("--param", action="append", metavar="KEY=VALUE", help="method parameter (repeatable)")
     d.add_argument("--out", default="artifacts", help="directory for <hash>.safetensors + <hash>.json")
     common_flags(d)
-    d.set_defaults(interrupt_hint="no artifact was written")
+    d.set_defaults(interrupt_hint="no artifact was written; the same command resumes an iterative method from its "
+                                  "last save")
 
 
 @command("distill", _add_distill)
 def cmd_distill(args: argparse.Namespace) -> None:
+    from benchmarks import checkpoint
     from benchmarks.cost import resolve_device
     from benchmarks.data import load_dataset
     from benchmarks.methods import Budget, run_method
+    from benchmarks.paths import cache_dir
+    from benchmarks.spec import distill_config, stable_hash
 
     device = resolve_device(args.device)
     data = load_dataset(args.dataset, args.data_root)
@@ -132,7 +136,11 @@ def cmd_distill(args: argparse.Namespace) -> None:
         params["base_dataset"] = args.base_dataset
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise UserError(f"--out {args.out} is a file, not a directory")
-    ds = run_method(args.method, data, Budget(args.ipc, args.iterations, args.seconds), args.seed, device, params)
+    # the same checkpoint folder a suite cell of this artifact uses: an interrupted run resumes from either
+    key = stable_hash(distill_config(args.dataset, args.method, params, args.ipc, args.iterations, args.seconds,
+                                     args.seed))
+    with checkpoint.resumable(cache_dir() / "checkpoints" / key):
+        ds = run_method(args.method, data, Budget(args.ipc, args.iterations, args.seconds), args.seed, device, params)
     try:
         path = ds.save(args.out)
     except OSError as e:

@@ -157,8 +157,8 @@ class Cell:
     @property
     def distill_config(self) -> dict[str, Any]:
         """What defines the artifact: its hash names the cached artifact."""
-        return {"dataset": self.dataset, "method": self.method, "params": self.params, "ipc": self.ipc,
-                "iterations": self.iterations, "seconds": self.seconds, "seed": self.distill_seed}
+        return distill_config(self.dataset, self.method, self.params, self.ipc, self.iterations, self.seconds,
+                              self.distill_seed)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -172,6 +172,14 @@ class Cell:
     @property
     def distill_key(self) -> str:
         return stable_hash(self.distill_config)
+
+
+def distill_config(dataset: str, method: str, params: dict[str, Any], ipc: int | None, iterations: int | None,
+                   seconds: float | None, seed: int) -> dict[str, Any]:
+    """What defines an artifact (a suite cell's or ``ddbench distill``'s): its hash names the cached artifact
+    and the folder an interrupted distillation resumes from."""
+    return {"dataset": dataset, "method": method, "params": params, "ipc": ipc, "iterations": iterations,
+            "seconds": seconds, "seed": seed}
 
 
 def cell_key(config: dict[str, Any]) -> str:

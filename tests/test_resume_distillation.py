@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from benchmarks import checkpoint
+from benchmarks.artifact import load_artifact
 from benchmarks.methods import METHODS, Budget, run_method
 
 ITERATIVE = [n for n, e in METHODS.items() if "iterations" in e.params]  # every method with a distillation loop
@@ -57,3 +58,35 @@ def test_every_iterative_method_resumes_after_a_kill_to_the_uninterrupted_artifa
     assert resumed.hints == reference.hints
     content = lambda ds: {k: v for k, v in ds.meta.items() if k not in ("cost", "provenance")}  # noqa: E731
     assert content(resumed) == content(reference)  # loss history, selection, reset lengths, iterations run
+
+
+def test_ddbench_distill_interrupted_resumes_when_run_again(tmp_path, monkeypatch, capsys):
+    """Outside a suite too: Ctrl-C during `ddbench distill` keeps the loop state, and the same command picks it up
+    and writes the artifact the uninterrupted command writes."""
+    from benchmarks.cli import main
+    from benchmarks.paths import cache_dir
+
+    monkeypatch.setattr(checkpoint, "SAVE_EVERY_S", 0.0)
+    cmd = ["distill", "dm", "--dataset", "digits", "--ipc", "1", "--iterations", "4", "--param", "model=convnet3_w32",
+           "--device", "cpu", "--quiet"]
+    assert main([*cmd, "--out", str(tmp_path / "whole")]) == 0
+    real_save, saved_at = checkpoint.save, []
+
+    def interrupted_at_the_second_save(where, tensors, info, fingerprint):
+        saved_at.append(info["iteration"])
+        if len(saved_at) == 2:
+            raise KeyboardInterrupt
+        real_save(where, tensors, info, fingerprint)
+
+    monkeypatch.setattr(checkpoint, "save", interrupted_at_the_second_save)
+    assert main([*cmd, "--out", str(tmp_path / "resumed")]) == 130
+    assert "resumes" in capsys.readouterr().err
+    assert not (tmp_path / "resumed").exists() or not any((tmp_path / "resumed").iterdir())
+    assert len(list((cache_dir() / "checkpoints").iterdir())) == 1
+    monkeypatch.setattr(checkpoint, "save", real_save)
+    assert main([*cmd, "--out", str(tmp_path / "resumed")]) == 0
+    whole, resumed = (sorted(p.name for p in (tmp_path / d).iterdir()) for d in ("whole", "resumed"))
+    assert whole == resumed  # artifact files are named by their content hash
+    resumed_set = load_artifact(next((tmp_path / "resumed").glob("*.json")))
+    assert resumed_set.meta["cost"]["resumed_at_iteration"] == saved_at[0] > 0
+    assert not any((cache_dir() / "checkpoints").iterdir())  # removed once the artifact was written
