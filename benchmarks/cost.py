@@ -100,6 +100,13 @@ def device_name(device: torch.device) -> str:
     return f"cpu ({platform.machine()}, {torch.get_num_threads()} threads, {torch.backends.cpu.get_cpu_capability()})"
 
 
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo ("" where there is none): benchmarks name the machine class."""
+    info = Path("/proc/cpuinfo")
+    lines = info.read_text().splitlines() if info.exists() else []
+    return next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), "")
+
+
 def provenance(device: torch.device) -> dict[str, Any]:
     """Versions, commit and device: what a record needs to be traced back to its run."""
     import kornia

@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace, argv: list[str] | None) -> int:
-    from benchmarks.cost import provenance, resolve_device
+    from benchmarks.cost import cpu_model, provenance, resolve_device
 
     out = Path(args.out)
     doc: dict[str, Any] = json.loads(out.read_text()) if out.exists() and "settings" in out.read_text() else {}
@@ -236,11 +236,9 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
                                     "conditions": doc.get("conditions", "")})
     command = "python -m benchmarks.perf.bench_field " + " ".join(argv if argv is not None else sys.argv[1:])
     doc["commands"] = sorted(set(doc.get("commands", [])) | {command.strip().replace(args.dc_code, "$DDBENCH_DC_CODE")})
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), "") if Path("/proc/cpuinfo").exists() else ""
     commit = subprocess.run(["git", "-C", args.dc_code, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     commit = commit or os.environ.get("DDBENCH_DC_COMMIT", "")  # an exported copy: say which commit it is
-    doc["metadata"] = {**provenance(resolve_device("cpu")), "cpu": cpu, "threads": args.threads,
+    doc["metadata"] = {**provenance(resolve_device("cpu")), "cpu": cpu_model(), "threads": args.threads,
                        "date": time.strftime("%Y-%m-%d"),
                        "reference_code": f"DatasetCondensation {commit or '(not a git checkout)'}"}
     doc["protocol"] = ("MNIST, random real images per class; Epoch + 1 epochs (Epoch: the epochs column) of SGD 0.01 "

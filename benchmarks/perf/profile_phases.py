@@ -4,7 +4,10 @@
 with DC's recipe (as ``benchmarks.perf.bench_field``) under torch.profiler, sums the time inside each phase
 label the training step sets (``benchmarks.training.PHASES``), and divides each phase's FLOPs by its time:
 forward FLOPs are counted on the model, backward = training FLOPs - forward. The matmul peak is measured
-here, at the same thread count. Writes ``--out`` (JSON + markdown).
+here, at the same thread count. With ``--primitives STEPS`` (CPU), it then runs STEPS more training steps of the
+same model with oneDNN's verbose mode on and tables the kernels they ran (``benchmarks.perf.onednn_primitives``):
+per training step, the milliseconds of each (kind, implementation, direction, shape) and a convolution's GFLOP/s.
+Writes ``--out`` (JSON + markdown).
 """
 
 from __future__ import annotations
@@ -13,21 +16,23 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from benchmarks.cost import count_flops, measure_matmul_flops, provenance, resolve_device
+from benchmarks.cost import count_flops, cpu_model, measure_matmul_flops, provenance, resolve_device
 from benchmarks.data import load_dataset
 from benchmarks.evaluator import evaluate
 from benchmarks.methods import Budget, run_method
 from benchmarks.metrics import autocast
 from benchmarks.models import build_model
 from benchmarks.perf.bench_field import recipe
+from benchmarks.perf.onednn_primitives import primitive_times, table
 from benchmarks.spec import EvalConfig
-from benchmarks.training import PHASES
+from benchmarks.training import PHASES, train_group
 
 
 def phase_seconds(prof: Any) -> dict[str, float]:
@@ -36,7 +41,15 @@ def phase_seconds(prof: Any) -> dict[str, float]:
     return {phase: round(totals.get(label, 0.0), 3) for phase, label in PHASES.items()}
 
 
-def profile_once(model: str, ipc: int, epochs: int, device: torch.device) -> dict[str, Any]:
+def primitives(ds: Any, data: Any, cfg: EvalConfig, compiled: bool, steps: int, device: torch.device,
+               peak: float) -> list[dict[str, Any]]:
+    """The oneDNN kernels of ``steps`` training steps under ``cfg`` (compiled as the evaluation was), per step."""
+    short = replace(cfg, epochs=None, steps=steps, compile=compiled).for_device(device)
+    train_group([ds], data, [short], short.base_lr(), device)  # the same shapes: compiled graphs and caches warm
+    return table(primitive_times(lambda: train_group([ds], data, [short], short.base_lr(), device)), steps, peak)
+
+
+def profile_once(model: str, ipc: int, epochs: int, device: torch.device, primitive_steps: int = 0) -> dict[str, Any]:
     data = load_dataset("mnist")
     ds = run_method("random", data, Budget(ipc), 0, device)
     cfg = EvalConfig(model=model, **recipe(epochs))
@@ -57,7 +70,10 @@ def profile_once(model: str, ipc: int, epochs: int, device: torch.device) -> dic
     seconds["other"] = round(max(0.0, wall - sum(seconds.values())), 3)
     precision = result["execution"]["precision"]
     peak = measure_matmul_flops(device, precision)
-    return {"model": model, "ipc": ipc, "steps": steps, "batch": batch, "precision": precision,
+    kernels = (primitives(ds, data, cfg, result["execution"]["compiled"], primitive_steps, device, peak)
+               if primitive_steps and device.type == "cpu" else [])
+    return {"primitives": kernels, "primitive_steps": primitive_steps if kernels else 0,
+            "model": model, "ipc": ipc, "steps": steps, "batch": batch, "precision": precision,
             "compiled": result["execution"]["compiled"], "wall_s": round(wall, 2), "test_acc": metrics["test_acc"],
             "seconds": seconds, "gflop": {k: round(v / 1e9, 1) for k, v in flops.items()},
             "gflop_per_s": {k: round(flops[k] / seconds[k] / 1e9, 1) for k in flops if seconds[k] > 0},
@@ -67,7 +83,10 @@ def profile_once(model: str, ipc: int, epochs: int, device: torch.device) -> dic
 def markdown(doc: dict[str, Any]) -> str:
     from tabulate import tabulate
 
-    lines = ["# Where an evaluation's time goes", "", doc["note"], ""]
+    m = doc["machine"]
+    lines = ["# Where an evaluation's time goes", "", doc["note"], "",
+             f"Machine: {m.get('cpu') or m['device']}, {m['threads']} thread(s), torch {m['torch']}; commit {m['commit']}."
+             + (f" Conditions: {doc['conditions']}." if doc.get("conditions") else ""), ""]
     for r in doc["runs"]:
         rows = [[k, r["seconds"][k], f"{100 * r['seconds'][k] / r['wall_s']:.0f}%", r["gflop"].get(k, "-"),
                  r["gflop_per_s"].get(k, "-")] for k in r["seconds"]]
@@ -75,6 +94,14 @@ def markdown(doc: dict[str, Any]) -> str:
                   f"compiled {r['compiled']}; {r['wall_s']} s, test {r['test_acc']:.2f}%; matmul peak "
                   f"{r['matmul_peak_gflop_per_s']} GFLOP/s", "",
                   tabulate(rows, headers=["phase", "s", "share", "GFLOP", "GFLOP/s"], tablefmt="github"), ""]
+        if r.get("primitives"):
+            kernels = [[k["kind"], k["direction"], k["impl"], k["shape"], k["calls"], k["ms"], f"{100 * k['share']:.0f}%",
+                        k["gflop_per_s"] or "-", "-" if k["of_peak"] is None else f"{100 * k['of_peak']:.1f}%"]
+                       for k in r["primitives"]]
+            lines += [f"oneDNN kernels of {r['primitive_steps']} further training steps (verbose mode), per step, "
+                      "largest first; share = of all oneDNN time; peak = the matmul peak above:", "",
+                      tabulate(kernels, headers=["kind", "direction", "implementation", "shape", "calls", "ms",
+                                                 "share", "GFLOP/s", "of peak"], tablefmt="github"), ""]
     return "\n".join(lines + [f"Command: `{doc['command']}`", ""])
 
 
@@ -85,11 +112,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=300)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="reports/bench/evaluator_phases.json")
+    p.add_argument("--conditions", default=None, help="what else ran on the machine (kept beside the numbers)")
+    p.add_argument("--primitives", type=int, default=0, metavar="STEPS",
+                   help="CPU: also table the oneDNN kernels of STEPS more training steps")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     device = resolve_device("cpu")
-    runs = [profile_once(m, args.ipc, args.epochs, device) for m in args.models]
-    doc = {"runs": runs, "machine": {**provenance(device), "threads": args.threads},
+    runs = [profile_once(m, args.ipc, args.epochs, device, args.primitives) for m in args.models]
+    doc = {"runs": runs, "machine": {**provenance(device), "cpu": cpu_model(), "threads": args.threads},
+           "conditions": args.conditions or "",
            "command": "python -m benchmarks.perf.profile_phases " + " ".join(sys.argv[1:] if argv is None else argv),
            "note": "Seconds inside each phase of ddbench's training step (torch.profiler labels), the test pass, "
                    "and the rest (validation, set-up, FLOP probe); GFLOP/s = the phase's FLOPs / its seconds, "
