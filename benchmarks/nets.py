@@ -10,8 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from timm.models import register_model
 from torch import Tensor, nn
+
+from benchmarks.policy import MATMUL_STEM_DEVICES
 
 _NORMS = {
     "instance": lambda c: nn.GroupNorm(c, c, affine=True),  # the field's "instancenorm"
@@ -30,6 +33,31 @@ class AvgPool2x2(nn.Module):
         h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
         x = x[..., :h, :w]
         return (x[..., 0::2, 0::2] + x[..., 1::2, 0::2] + x[..., 0::2, 1::2] + x[..., 1::2, 1::2]) * 0.25
+
+
+class StemConv2d(nn.Conv2d):
+    """nn.Conv2d that, where ``matmul_stem`` holds, computes the same function as one matmul over unfolded patches
+    (output channels-last): oneDNN's weight gradient for a one-channel input is slow in compiled bf16 CPU graphs
+    (``benchmarks.policy.MATMUL_STEM_DEVICES``). Same parameters, initialisation and state dict."""
+
+    def matmul_stem(self, x: Tensor) -> bool:
+        dev = x.device.type
+        return (self.in_channels == 1 and self.groups == 1 and self.padding_mode == "zeros"
+                and not isinstance(self.padding, str) and dev in MATMUL_STEM_DEVICES
+                and torch.compiler.is_compiling() and torch.is_autocast_enabled(dev)
+                and torch.get_autocast_dtype(dev) == torch.bfloat16)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.matmul_stem(x):
+            return super().forward(x)
+        n, _, h, w = x.shape
+        (kh, kw), (ph, pw), (sh, sw), (dh, dw) = self.kernel_size, self.padding, self.stride, self.dilation
+        oh, ow = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+        cols = F.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride).transpose(1, 2)  # n, L, k*k
+        flat = cols.reshape(n * oh * ow, -1)
+        weight = self.weight.flatten(1).t()
+        out = flat @ weight if self.bias is None else torch.addmm(self.bias, flat, weight)
+        return out.view(n, oh, ow, self.out_channels).permute(0, 3, 1, 2)
 
 
 class _TimmLike(nn.Module):
@@ -71,7 +99,8 @@ class ConvNet(_TimmLike):
         c, s = in_chans, img_size
         for d in range(depth):
             pad = 3 if (d == 0 and img_size == 28) else 1
-            layers += [nn.Conv2d(c, width, 3, padding=pad), _NORMS[norm](width), nn.ReLU(inplace=True), AvgPool2x2()]
+            conv = StemConv2d if d == 0 else nn.Conv2d
+            layers += [conv(c, width, 3, padding=pad), _NORMS[norm](width), nn.ReLU(inplace=True), AvgPool2x2()]
             s = (s + 2 * pad - 2) // 2
             c = width
         if s < 1:

@@ -30,3 +30,10 @@ HEAVY_FLOPS_PER_IMAGE = 20e6
 # model the ~10-25 s of compiling (once per process and architecture) is not won back.
 COMPILE_BY_DEFAULT = {"cpu": True}
 COMPILE_MIN_IMAGES = 20_000
+# A single-input-channel stem convolution as one matmul over its unfolded patches (``benchmarks.nets.StemConv2d``)
+# where that measured to pay: inside a compiled bf16 CPU graph, where oneDNN computes the weight gradient of a
+# one-channel convolution on a generic gemm path (1.1 GFLOP/s in reports/bench/evaluator_phases_xeon_amx_conv_stem.md,
+# measured before this lever). ConvNet-3 MNIST training step, 1 thread, Intel Xeon with AMX, idle: 225 -> 120 ms
+# (126 with that conv's weight frozen). Elsewhere nn.Conv2d: eager bf16 345 -> 358 ms, eager fp32 635 -> 714,
+# compiled fp32 512 -> 476 (noise), three input channels 165 -> 165.
+MATMUL_STEM_DEVICES = {"cpu"}

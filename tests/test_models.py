@@ -49,3 +49,49 @@ def test_fast_pool_is_avgpool(size):
     g1, = torch.autograd.grad(ref.sum(), x)
     g2, = torch.autograd.grad(out.sum(), x)
     assert torch.allclose(g1, g2)
+
+
+@pytest.mark.parametrize(("padding", "stride", "bias"), [(3, 1, True), (1, 2, True), (0, 1, False)])
+def test_the_matmul_stem_is_the_convolution(padding, stride, bias, monkeypatch):
+    """StemConv2d's matmul path computes nn.Conv2d's function: outputs and both gradients (fp32)."""
+    from benchmarks.nets import StemConv2d
+
+    torch.manual_seed(0)
+    conv = StemConv2d(1, 8, 3, padding=padding, stride=stride, bias=bias)
+    x = torch.randn(3, 1, 28, 28, requires_grad=True)
+    ref = torch.nn.functional.conv2d(x, conv.weight, conv.bias, conv.stride, conv.padding)
+    monkeypatch.setattr(StemConv2d, "matmul_stem", lambda self, x: True)
+    out = conv(x)
+    assert out.shape == ref.shape and torch.allclose(out, ref, atol=1e-5)
+    g = torch.randn_like(ref)
+    wanted = torch.autograd.grad(ref, [x, *conv.parameters()], g)
+    got = torch.autograd.grad(out, [x, *conv.parameters()], g)
+    assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(wanted, got, strict=True))
+
+
+@pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="torch built without oneDNN")
+def test_a_compiled_bf16_cpu_graph_takes_the_matmul_stem_and_eager_the_convolution():
+    """Where the policy says so (compiled, bf16, CPU, one input channel) the stem's weight gradient leaves oneDNN's
+    convolution kernels; eager code keeps nn.Conv2d, bit for bit."""
+    from benchmarks.nets import StemConv2d
+    from benchmarks.perf.onednn_primitives import primitive_times
+    from benchmarks.training import _compiled
+
+    torch.manual_seed(0)
+    conv = StemConv2d(1, 16, 3, padding=3)
+    x = torch.randn(4, 1, 28, 28)
+    assert torch.equal(conv(x), torch.nn.functional.conv2d(x, conv.weight, conv.bias, padding=3))
+    compiled = _compiled(conv)
+
+    def step() -> torch.Tensor:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = compiled(x)
+        out.float().sum().backward()
+        return out
+
+    out = step()
+    ran = {p.kind for p in primitive_times(step)}
+    assert "convolution" not in ran
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        eager = conv(x)
+    assert torch.allclose(out.float(), eager.float(), atol=0.1, rtol=0.02)

@@ -5,7 +5,9 @@ prints one line per executed primitive: the kind, the implementation it chose (`
 ``x64:gemm:jit``...), the direction, the problem shape and its milliseconds. ``primitive_times`` captures those
 lines while a function runs and sums them per (kind, implementation, direction, shape); a convolution's FLOPs
 follow from its shape, so each row gets a GFLOP/s. This shows a kernel the library runs badly (e.g. a weight
-gradient falling back to a generic gemm) where torch.profiler only shows ``convolution_backward``.
+gradient falling back to a generic gemm) where torch.profiler only shows ``convolution_backward``. The
+milliseconds are oneDNN's own wall-clock timings: on a loaded machine they include time the process waited for a
+core, so rates read low there; compare shares, or measure on an idle machine.
 """
 
 from __future__ import annotations

@@ -99,7 +99,8 @@ def markdown(doc: dict[str, Any]) -> str:
                         k["gflop_per_s"] or "-", "-" if k["of_peak"] is None else f"{100 * k['of_peak']:.1f}%"]
                        for k in r["primitives"]]
             lines += [f"oneDNN kernels of {r['primitive_steps']} further training steps (verbose mode), per step, "
-                      "largest first; share = of all oneDNN time; peak = the matmul peak above:", "",
+                      "largest first; share = of all oneDNN time; peak = the matmul peak above; oneDNN's wall-clock "
+                      "timings (under load they include waits for a core):", "",
                       tabulate(kernels, headers=["kind", "direction", "implementation", "shape", "calls", "ms",
                                                  "share", "GFLOP/s", "of peak"], tablefmt="github"), ""]
     return "\n".join(lines + [f"Command: `{doc['command']}`", ""])
