@@ -34,6 +34,6 @@ COMPILE_MIN_IMAGES = 20_000
 # where that measured to pay: inside a compiled bf16 CPU graph, where oneDNN computes the weight gradient of a
 # one-channel convolution on a generic gemm path (1.1 GFLOP/s in reports/bench/evaluator_phases_xeon_amx_conv_stem.md,
 # measured before this lever). ConvNet-3 MNIST training step, 1 thread, Intel Xeon with AMX, idle: 225 -> 120 ms
-# (126 with that conv's weight frozen). Elsewhere nn.Conv2d: eager bf16 345 -> 358 ms, eager fp32 635 -> 714,
-# compiled fp32 512 -> 476 (noise), three input channels 165 -> 165.
+# (126 with that conv's weight frozen). Elsewhere nn.Conv2d: eager bf16 345 -> 1,325 ms (358 with the output made
+# contiguous), eager fp32 635 -> 859 (714), compiled fp32 512 -> 476 (noise), three input channels 165 -> 165.
 MATMUL_STEM_DEVICES = {"cpu"}
