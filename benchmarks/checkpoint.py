@@ -26,11 +26,18 @@ from torch import Tensor
 
 from benchmarks.artifact import write_json_atomic
 from benchmarks.methods import Budget, budget_loop
+from benchmarks.paths import cache_dir
 
 _FOLDER: ContextVar[Path | None] = ContextVar("ddbench_checkpoint_folder", default=None)
 STATE = "state.safetensors"
 INFO = "state.json"
 SAVE_EVERY_S = 60.0  # a plain loop saves after the first iteration that ends this long after its last save
+
+
+def folder_for(distill_key: str, cache: Path | None = None) -> Path:
+    """Where the distillation of the artifact ``distill_key`` keeps its state: one folder per artifact, shared by
+    a suite cell and ``ddbench distill`` of the same artifact."""
+    return (cache or cache_dir()) / "checkpoints" / distill_key
 
 
 @contextlib.contextmanager

@@ -126,7 +126,6 @@ def cmd_distill(args: argparse.Namespace) -> None:
     from benchmarks.cost import resolve_device
     from benchmarks.data import load_dataset
     from benchmarks.methods import Budget, run_method
-    from benchmarks.paths import cache_dir
     from benchmarks.spec import distill_config, stable_hash
 
     device = resolve_device(args.device)
@@ -139,7 +138,7 @@ def cmd_distill(args: argparse.Namespace) -> None:
     # the same checkpoint folder a suite cell of this artifact uses: an interrupted run resumes from either
     key = stable_hash(distill_config(args.dataset, args.method, params, args.ipc, args.iterations, args.seconds,
                                      args.seed))
-    with checkpoint.resumable(cache_dir() / "checkpoints" / key):
+    with checkpoint.resumable(checkpoint.folder_for(key)):
         ds = run_method(args.method, data, Budget(args.ipc, args.iterations, args.seconds), args.seed, device, params)
     try:
         path = ds.save(args.out)

@@ -56,7 +56,7 @@ def get_artifact(cell: Cell, device: torch.device, data_root: str | None, cache:
                 p.unlink()
     data = load_dataset(cell.dataset, data_root)
     # a long distillation keeps its loop state here, so a killed run resumes it; the folder goes once it is saved
-    with checkpoint.resumable((cache or cache_dir()) / "checkpoints" / cell.distill_key):
+    with checkpoint.resumable(checkpoint.folder_for(cell.distill_key, cache)):
         ds = run_method(cell.method, data, Budget(cell.ipc, cell.iterations, cell.seconds), cell.distill_seed, device,
                         cell.params)
         ds.save(folder)

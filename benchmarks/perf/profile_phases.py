@@ -71,7 +71,7 @@ def profile_once(model: str, ipc: int, epochs: int, device: torch.device, primit
     precision = result["execution"]["precision"]
     peak = measure_matmul_flops(device, precision)
     kernels = (primitives(ds, data, cfg, result["execution"]["compiled"], primitive_steps, device, peak)
-               if primitive_steps and device.type == "cpu" else [])
+               if primitive_steps else [])
     return {"primitives": kernels, "primitive_steps": primitive_steps if kernels else 0,
             "model": model, "ipc": ipc, "steps": steps, "batch": batch, "precision": precision,
             "compiled": result["execution"]["compiled"], "wall_s": round(wall, 2), "test_acc": metrics["test_acc"],
