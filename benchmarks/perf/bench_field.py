@@ -9,7 +9,9 @@ from the local copy of its code at PATH, never vendored) beside ``ddbench evalua
 labelled as such. Three figures per setting, both sides at ``--threads``, order alternated:
 
 - fresh process: one child process per model (start-up, data, compile and test included), n pairs;
-- within a run: one child process trains all n models, as a suite's cells do; wall / n;
+- within a run: one child process trains all n models, as a suite's cells do; wall / n, and the mean of the
+  models after the first as each was timed inside the child (``steady``: a cell of a long suite run, where the
+  process start-up and compiling the first model paid are spread over many cells);
 - CPU seconds of the children (user + system), for both.
 
 ddbench's first fresh process runs with an empty torch.compile cache (``cold``); the others find the cache
@@ -79,11 +81,16 @@ def ddbench_cmd(model: str, arts: list[Path], epochs: int, threads: int, seed: i
             str(epochs), "--threads", str(threads), *map(str, arts)]
 
 
+def _results(out: str) -> list[dict[str, float]]:
+    """Per-model results a worker printed (``RESULT {json}`` lines: test_acc, wall_s, cpu_s)."""
+    return [json.loads(line[7:]) for line in out.splitlines() if line.startswith("RESULT ")]
+
+
 def _accs(out: str) -> list[float]:
-    """Test accuracies printed by a worker (``RESULT {json}`` lines) or by ``ddbench evaluate`` (one JSON document)."""
+    """Test accuracies printed by a worker or by ``ddbench evaluate`` (one JSON document)."""
     if out.lstrip().startswith("{"):
         return [json.loads(out)["metrics"]["test_acc"]]
-    return [json.loads(line[7:])["test_acc"] for line in out.splitlines() if line.startswith("RESULT ")]
+    return [r["test_acc"] for r in _results(out)]
 
 
 def worker(side: str, model: str, arts: list[str], epochs: int, threads: int) -> None:
@@ -108,11 +115,13 @@ def worker(side: str, model: str, arts: list[str], epochs: int, threads: int) ->
     data = load_dataset(sets[0].meta["dataset"])
     device = resolve_device("cpu")
     for seed, ds in enumerate(sets):
+        start, cpu = time.perf_counter(), time.process_time()
         if side == "ddbench":
             acc = evaluate(ds, data, EvalConfig(model=model, seed=seed, **recipe(epochs)), device)["metrics"]["test_acc"]
         else:
             acc = reference_evaluate(ds, data, model, seed, epochs + 1)["test_acc"]
-        print("RESULT " + json.dumps({"test_acc": acc}), flush=True)
+        print("RESULT " + json.dumps({"test_acc": acc, "wall_s": time.perf_counter() - start,
+                                      "cpu_s": time.process_time() - cpu}), flush=True)
 
 
 def make_sets(ipc: int, n: int, where: Path) -> list[Path]:
@@ -154,15 +163,21 @@ def measure(model: str, ipc: int, n: int, code: str, epochs: int, threads: int, 
         cmd = reference_cmd(model, arts, code, epochs, threads) if side == "reference" else \
             ddbench_cmd(model, arts, epochs, threads)
         wall, cpu, out = child(cmd, env)
-        k = len(_accs(out))
-        run[side] = {"wall_s": round(wall / k, 2), "cpu_s": round(cpu / k, 2)}
-        print(f"  {model} ipc {ipc} within a run {side}: {wall / k:.1f}s wall {cpu / k:.1f}s cpu per model", flush=True)
+        per_model = _results(out)
+        k, later = len(per_model), per_model[1:]
+        run[side] = {"wall_s": round(wall / k, 2), "cpu_s": round(cpu / k, 2),
+                     "steady_wall_s": round(statistics.fmean(r["wall_s"] for r in later), 2),
+                     "steady_cpu_s": round(statistics.fmean(r["cpu_s"] for r in later), 2),
+                     "per_model_wall_s": [round(r["wall_s"], 2) for r in per_model]}
+        print(f"  {model} ipc {ipc} within a run {side}: {wall / k:.1f}s wall {cpu / k:.1f}s cpu per model; "
+              f"steady {run[side]['steady_wall_s']:.1f}s wall", flush=True)
     fresh = {s: {"wall_s": _stats(v["wall"]), "cpu_s": _stats(v["cpu"]), "acc": _stats(v["acc"])} for s, v in sides.items()}
     ratio = {
         "fresh_wall": round(fresh["reference"]["wall_s"]["mean"] / fresh["ddbench"]["wall_s"]["mean"], 2),
         "fresh_cpu": round(fresh["reference"]["cpu_s"]["mean"] / fresh["ddbench"]["cpu_s"]["mean"], 2),
         "run_wall": round(run["reference"]["wall_s"] / run["ddbench"]["wall_s"], 2),
         "run_cpu": round(run["reference"]["cpu_s"] / run["ddbench"]["cpu_s"], 2),
+        "steady_wall": round(run["reference"]["steady_wall_s"] / run["ddbench"]["steady_wall_s"], 2),
     }
     return {"model": model, "ipc": ipc, "n": n, "epochs": epochs,
             "reference": "DatasetCondensation evaluate_synset" if model in DC_MODELS else "benchmarks/perf/reference.py",
@@ -180,6 +195,8 @@ def markdown(doc: dict[str, Any]) -> str:
         rows.append([s["model"], s["ipc"], s["epochs"], s["n"], s["reference"], f"{f['reference']['wall_s']['mean']:.1f}",
                      f"{f['ddbench']['wall_s']['mean']:.1f}", s["speedup"]["fresh_wall"],
                      f"{r['reference']['wall_s']:.1f}", f"{r['ddbench']['wall_s']:.1f}", s["speedup"]["run_wall"],
+                     *(f"{r[k].get('steady_wall_s', '-')}" for k in ("reference", "ddbench")),
+                     s["speedup"].get("steady_wall", "-"),
                      s["speedup"]["fresh_cpu"], s["speedup"]["run_cpu"],
                      f"{f['reference']['acc']['mean']:.2f} ± {f['reference']['acc']['std']:.2f}",
                      f"{f['ddbench']['acc']['mean']:.2f} ± {f['ddbench']['acc']['std']:.2f}",
@@ -194,7 +211,8 @@ def markdown(doc: dict[str, Any]) -> str:
         f"{m['commit']}; reference code: {m['reference_code']}.", *([doc["conditions"]] if doc.get("conditions") else []),
         *(["Conditions per measurement: " + "; ".join(notes) + "."] if notes else []), "",
         tabulate(rows, headers=["model", "ipc", "epochs", "n", "reference", "ref s (fresh)", "ddbench s (fresh)", "x fresh",
-                                "ref s (run)", "ddbench s (run)", "x run", "x CPU fresh", "x CPU run", "ref acc",
+                                "ref s (run)", "ddbench s (run)", "x run", "ref s (steady)", "ddbench s (steady)",
+                                "x steady", "x CPU fresh", "x CPU run", "ref acc",
                                 "ddbench acc", "ddbench first process, cold compile cache (s)", "measured"],
                  tablefmt="github"),
         "", "Commands: " + "; ".join(f"`{c}`" for c in doc.get("commands", [])), ""])
@@ -244,7 +262,8 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
     doc["protocol"] = ("MNIST, random real images per class; Epoch + 1 epochs (Epoch: the epochs column) of SGD 0.01 "
                        "momentum 0.9 wd 5e-4 (every parameter), x0.1 after epoch Epoch//2 + 1, batch 256, no "
                        "augmentation, then the whole test split. Seconds per model, train + test + process start-up "
-                       "and data loading (fresh) or the process's total over its models (run); ratios = reference / "
+                       "and data loading (fresh), the process's total over its models (run), or the mean of a run's models after "
+                       "its first, each timed in the process (steady); ratios = reference / "
                        "ddbench; acc = test accuracy (%).")
     doc.pop("conditions", None)  # kept per row ("measured")
     with tempfile.TemporaryDirectory() as tmp:
