@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from timm.models import register_model
 from torch import Tensor, nn
 
-from benchmarks.policy import MATMUL_STEM_DEVICES
+from benchmarks.policy import MATMUL_STEM_DEVICES, RESHAPE_POOL_DEVICES
 
 _NORMS = {
     "instance": lambda c: nn.GroupNorm(c, c, affine=True),  # the field's "instancenorm"
@@ -27,11 +27,15 @@ _NORMS = {
 class AvgPool2x2(nn.Module):
     """``nn.AvgPool2d(2)`` computed as the mean of four strided views: the same function (odd sizes
     drop their last row / column, as AvgPool2d does), 1.5x faster to train on CPU in bf16
-    (measured, see reports/bench/)."""
+    (measured, see reports/bench/). Inside a compiled graph on a device in ``RESHAPE_POOL_DEVICES`` it is
+    a sum over 2 x 2 blocks of a reshaped view instead: the same function, whose backward inductor writes
+    as a broadcast rather than four masked scatters (``benchmarks.policy``)."""
 
     def forward(self, x: Tensor) -> Tensor:
         h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
         x = x[..., :h, :w]
+        if x.device.type in RESHAPE_POOL_DEVICES and torch.compiler.is_compiling():
+            return x.reshape(*x.shape[:-2], h // 2, 2, w // 2, 2).sum((-3, -1)) * 0.25
         return (x[..., 0::2, 0::2] + x[..., 1::2, 0::2] + x[..., 0::2, 1::2] + x[..., 1::2, 1::2]) * 0.25
 
 

@@ -37,3 +37,10 @@ COMPILE_MIN_IMAGES = 20_000
 # (126 with that conv's weight frozen). Elsewhere nn.Conv2d: eager bf16 345 -> 1,325 ms (358 with the output made
 # contiguous), eager fp32 635 -> 859 (714), compiled fp32 512 -> 476 (noise), three input channels 165 -> 165.
 MATMUL_STEM_DEVICES = {"cpu"}
+# ConvNet's 2 x 2 average pool as a sum over blocks of a reshaped view (``benchmarks.nets.AvgPool2x2``) inside
+# compiled graphs on these devices: inductor turned the four-view form's backward into masked scatters with
+# index arithmetic. ConvNet-3 MNIST step (100 images in 4 chunks, compiled, bf16, 1 thread, Intel Xeon with AMX,
+# two suite runs on the cores; ``python -m benchmarks.perf.inductor_kernels``, two runs each): inductor kernels
+# 102.6 / 100.1 -> 68.4 / 69.4 ms a step, the stem block's norm + pool backward kernel 49.8 / 50.4 -> 23.3 / 24.2.
+# Eager keeps the four views (reshape + sum measured slower there: bf16 [100,128,32,32] 118 -> 208 ms fwd + bwd).
+RESHAPE_POOL_DEVICES = {"cpu"}

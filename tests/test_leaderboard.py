@@ -137,3 +137,28 @@ def test_cli_module(root, capsys):
     assert "wrote" in capsys.readouterr().out
     md = (root / "LEADERBOARD.md").read_text()
     assert "**beta**" in md and "**alpha**" not in md
+
+
+def test_a_partial_suite_says_how_many_of_its_cells_it_holds(tmp_path):
+    """Two records of ld-cross-mnist removed: its report and the cross-suite line name the gap, by method."""
+    from benchmarks.suite import load_suite
+    from reports.generate import write_suite_report
+
+    src = REPO / "reports" / "ld-cross-mnist" / "records"
+    dst = tmp_path / "ld-cross-mnist" / "records"
+    shutil.copytree(src, dst)
+    whole = load_suite_data("ld-cross-mnist", tmp_path)
+    assert whole.planned == len(whole.records) and "partial" not in whole.held()
+    gone = [json.loads(p.read_text()) for p in sorted(dst.glob("*.json"))[:2]]
+    for rec in gone:
+        (dst / f"{rec['key']}.json").unlink()
+    part = load_suite_data("ld-cross-mnist", tmp_path)
+    assert part.held() == f"{whole.planned - 2} records of {whole.planned} cells, partial"
+    write_suite_report(load_suite("ld-cross-mnist"), "ld-cross-mnist", dst, tmp_path / "out")
+    text = (tmp_path / "out" / "leaderboard.md").read_text()
+    methods = sorted({rec["config"]["method"] for rec in gone})
+    assert f"it holds {whole.planned - 2} of the suite's {whole.planned} cells" in text
+    for m in methods:
+        assert f"{m} ({sum(r['config']['method'] == m for r in gone)})" in text
+    write_suite_report(load_suite("ld-cross-mnist"), "ld-cross-mnist", src, tmp_path / "whole")
+    assert "Partial report" not in (tmp_path / "whole" / "leaderboard.md").read_text()

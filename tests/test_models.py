@@ -38,10 +38,14 @@ def test_timm_names_outside_the_zoo_work():
     assert model(torch.rand(1, 3, 32, 32)).shape == (1, 5)
 
 
+@pytest.mark.parametrize("compiling", [False, True], ids=["four-views", "reshape-sum"])
 @pytest.mark.parametrize("size", [8, 9, 16, 28])
-def test_fast_pool_is_avgpool(size):
+def test_fast_pool_is_avgpool(size, compiling, monkeypatch):
+    """Both forms of AvgPool2x2 (eager: four strided views; inside a compiled CPU graph: a reshaped sum) are
+    nn.AvgPool2d(2), values and gradients, odd sizes included."""
     from benchmarks.nets import AvgPool2x2
 
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: compiling)
     x = torch.randn(2, 3, size, size + 1, requires_grad=True)
     ref = torch.nn.AvgPool2d(2)(x)
     out = AvgPool2x2()(x)
