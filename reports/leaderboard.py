@@ -103,6 +103,12 @@ class SuiteData:
     stale: int
     published: list[dict[str, Any]]
     files: list[Path]  # the suite report's leaderboard.md, results.csv and figures that exist on disk
+    planned: int | None = None  # cells the suite defines (None: not a packaged suite)
+
+    def held(self) -> str:
+        """How many records it holds, "of N cells" when the suite is not complete yet."""
+        partial = self.planned is not None and len({r["key"] for r in self.records}) < self.planned
+        return f"{len(self.records)} records" + (f" of {self.planned} cells, partial" if partial else "")
 
 
 def _robustness(record: dict[str, Any]) -> dict[str, float]:
@@ -313,7 +319,8 @@ def load_suite_data(name: str, reports_root: Path) -> SuiteData:
     spec = load_suite(name)
     wanted = {c.key for c in spec.cells()}
     kept = [r for r in records if r["key"] in wanted]
-    return SuiteData(name, spec.description, kept, len(records) - len(kept), list(spec.published), suite_files(folder))
+    return SuiteData(name, spec.description, kept, len(records) - len(kept), list(spec.published), suite_files(folder),
+                     len(wanted))
 
 
 def rel(target: Path, start: Path) -> str:
@@ -346,7 +353,7 @@ def markdown(suites: list[SuiteData], rows: list[Row], out_dir: Path) -> str:
     for s in suites:
         links = " · ".join(f"[{p.name}]({rel(p, out_dir)})" for p in s.files) or "no report files"
         stale = f", {s.stale} stale left out" if s.stale else ""
-        lines += [f"- **{s.name}** ({len(s.records)} records{stale}): {_md_cell(s.description or '-')}", f"  {links}"]
+        lines += [f"- **{s.name}** ({s.held()}{stale}): {_md_cell(s.description or '-')}", f"  {links}"]
     for (dataset, ipc), table_rows in tables(rows).items():
         cols = columns_for(table_rows)
         lines += ["", f"## {dataset}, ipc {ipc}", ""]

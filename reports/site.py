@@ -91,7 +91,7 @@ def suite_html(suite: SuiteData, out_dir: Path) -> str:
                    for p in suite.files if p.suffix == ".png")
     stale = f" ({suite.stale} stale record(s) left out)" if suite.stale else ""
     return (f'<article id="suite-{esc(suite.name)}"><h3>{esc(suite.name)}</h3>'
-            f"<p>{esc(suite.description or '-')}</p><p>{len(suite.records)} records{esc(stale)}: {links}</p>"
+            f"<p>{esc(suite.description or '-')}</p><p>{esc(suite.held())}{esc(stale)}: {links}</p>"
             + (f'<div class="figs">{figs}</div>' if figs else "") + "</article>")
 
 
