@@ -40,7 +40,8 @@ MATMUL_STEM_DEVICES = {"cpu"}
 # ConvNet's 2 x 2 average pool as a sum over blocks of a reshaped view (``benchmarks.nets.AvgPool2x2``) inside
 # compiled graphs on these devices: inductor turned the four-view form's backward into masked scatters with
 # index arithmetic. ConvNet-3 MNIST step (100 images in 4 chunks, compiled, bf16, 1 thread, Intel Xeon with AMX,
-# two suite runs on the cores; ``python -m benchmarks.perf.inductor_kernels``, two runs each): inductor kernels
-# 102.6 / 100.1 -> 68.4 / 69.4 ms a step, the stem block's norm + pool backward kernel 49.8 / 50.4 -> 23.3 / 24.2.
+# one or two suite runs on the cores; ``python -m benchmarks.perf.inductor_kernels``, three runs): inductor kernels
+# 102.6 / 100.1 / 100.8 -> 68.4 / 69.4 / 72.1 ms a step, the stem block's norm + pool backward kernel
+# 49.8 / 50.4 / 45.2 -> 23.3 / 24.2 / 23.1.
 # Eager keeps the four views (reshape + sum measured slower there: bf16 [100,128,32,32] 118 -> 208 ms fwd + bwd).
 RESHAPE_POOL_DEVICES = {"cpu"}
