@@ -85,14 +85,15 @@ def _published_cell(published: list[dict[str, Any]], dataset: str, method: str, 
     return f"{p['acc']:.1f}" + (f" ± {p['std']:.1f}" if p.get("std") is not None else "") + f" [{p['ref']}]"
 
 
-def coverage_line(suite: str, cells: list[dict[str, Any]], stored: set[str]) -> str:
-    """One line saying how much of the suite the report holds, and which methods still lack cells; "" when whole."""
-    missing = [c for c in cells if cell_key(c) not in stored]
+def coverage_line(suite: str, wanted: dict[str, dict[str, Any]], stored: set[str]) -> str:
+    """One line saying how much of the suite (its cell configs by key) the report holds, and which methods still
+    lack cells; "" when whole."""
+    missing = [c for k, c in wanted.items() if k not in stored]
     if not missing:
         return ""
     todo = ", ".join(f"{m} ({n})" for m, n in sorted(Counter(c["method"] for c in missing).items()))
-    return (f"**Partial report:** it holds {len(cells) - len(missing)} of the suite's {len(cells)} cells; cells not "
-            f"run yet, by method: {todo}. `ddbench run {suite}` resumes them; every number below is over the "
+    return (f"**Partial report:** it holds {len(wanted) - len(missing)} of the suite's {len(wanted)} cells; cells "
+            f"not run yet, by method: {todo}. `ddbench run {suite}` resumes them; every number below is over the "
             "cells present.")
 
 
@@ -181,10 +182,10 @@ def write_report(suite: str, records_dir: Path, out_dir: Path, cells: list[dict[
     records = load_records(records_dir)
     stale, coverage = 0, ""
     if cells is not None:
-        wanted = {cell_key(c) for c in cells}
+        wanted = {cell_key(c): c for c in cells}
         kept = [r for r in records if r["key"] in wanted]
         stale, records = len(records) - len(kept), kept
-        coverage = coverage_line(suite, cells, {r["key"] for r in records})
+        coverage = coverage_line(suite, wanted, {r["key"] for r in records})
     out_dir.mkdir(parents=True, exist_ok=True)
     df = to_frame(records)
     csv = out_dir / "results.csv"

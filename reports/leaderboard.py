@@ -107,7 +107,7 @@ class SuiteData:
 
     def held(self) -> str:
         """How many records it holds, "of N cells" when the suite is not complete yet."""
-        partial = self.planned is not None and len({r["key"] for r in self.records}) < self.planned
+        partial = self.planned is not None and len(self.records) < self.planned  # one record per cell key
         return f"{len(self.records)} records" + (f" of {self.planned} cells, partial" if partial else "")
 
 
