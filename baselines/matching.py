@@ -86,7 +86,7 @@ def synthetic_artifact(syn: Synthetic, data: RealData, loop: LoopState, start: f
     extra = dict(extra)
     ran = max(1, len(history) - loop.resumed_at)  # iterations this process ran (a resumed run did fewer)
     cost = {"seconds_per_iteration": round((time.perf_counter() - start) / ran, 5),
-            **({"resumed_at_iteration": loop.resumed_at, "earlier_wall_s": loop.earlier_wall_s} if loop.resumed_at else {}),
+            **({"resumed_at_iteration": loop.resumed_at, **loop.clock.earlier()} if loop.resumed_at else {}),
             **extra.pop("cost", {})}  # timings sit beside the content, outside its hash
     return DistilledSet(syn.images.detach().clamp(0, 1).cpu(), syn.labels.clone(), "hard", data.num_classes, meta={
         "loss_history": [round(h, 6) for h in history[::every]], "loss_every": every, "iterations_run": len(history),

@@ -25,6 +25,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from benchmarks.artifact import write_json_atomic
+from benchmarks.cost import SegmentClock
 from benchmarks.methods import Budget, budget_loop
 from benchmarks.paths import cache_dir
 
@@ -139,19 +140,19 @@ def load_rng_state(tensors: dict[str, Tensor], gen: torch.Generator, device: tor
 class LoopState:
     """What a plain distillation loop (image distillation: dc, dsa, dm, mtt, dd) carries from one iteration to
     the next: its learned tensors (restored in place), their optimizers, the method's generator and the loss
-    history it appends to. ``resumed_at`` / ``earlier_wall_s`` say where a resumed run picked up (cost only)."""
+    history it appends to. ``resumed_at`` says where a resumed run picked up and ``clock`` its seconds so far (cost only)."""
 
     learned: dict[str, Tensor]
     optimizers: dict[str, torch.optim.Optimizer]
     gen: torch.Generator
     history: list[float] = field(default_factory=list)
     resumed_at: int = 0
-    earlier_wall_s: float = 0.0
+    clock: SegmentClock = field(default_factory=SegmentClock)
 
     def _device(self) -> torch.device:
         return next(iter(self.learned.values())).device
 
-    def snapshot(self, iteration: int, wall_s: float) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    def snapshot(self, iteration: int) -> tuple[dict[str, Tensor], dict[str, Any]]:
         tensors = {f"learned/{k}": v for k, v in self.learned.items()}
         rest = {}
         for name, opt in self.optimizers.items():
@@ -159,7 +160,9 @@ class LoopState:
             tensors.update(opt_tensors)
         tensors.update(rng_state(self.gen, self._device()))
         tensors["history"] = torch.tensor(self.history, dtype=torch.float64)  # exact, and NaN-safe unlike JSON
-        return tensors, {"iteration": iteration, "optimizers": rest, "wall_s": round(wall_s, 3)}
+        cpu = self.clock.cpu()
+        return tensors, {"iteration": iteration, "optimizers": rest, "wall_s": round(self.clock.wall(), 3),
+                         "cpu_s": None if cpu is None else round(cpu, 3)}
 
     def restore(self, tensors: dict[str, Tensor], info: dict[str, Any]) -> int:
         """Put a saved state back; returns the number of iterations it had done."""
@@ -170,7 +173,8 @@ class LoopState:
             load_optimizer_state(f"opt_{name}", opt, tensors, info["optimizers"][name])
         load_rng_state(tensors, self.gen, self._device())
         self.history[:] = tensors["history"].tolist()
-        self.resumed_at, self.earlier_wall_s = int(info["iteration"]), float(info["wall_s"])
+        self.resumed_at = int(info["iteration"])
+        self.clock.resume(info["wall_s"], info.get("cpu_s"))  # states saved before the CPU clock have none
         return self.resumed_at
 
 
@@ -182,12 +186,12 @@ def resumable_loop(budget: Budget, iterations: int, state: LoopState, fingerprin
     folder = current() if budget.seconds is None else None
     saved = load(folder, fingerprint) if folder is not None else None
     done = state.restore(*saved) if saved is not None else 0
-    start = last = time.perf_counter()
+    last = time.perf_counter()
     for i in budget_loop(budget, iterations):
         if i < done:
             continue
         yield i
         now = time.perf_counter()  # the body of iteration i has finished
         if folder is not None and i + 1 < iterations and now - last >= SAVE_EVERY_S:
-            save(folder, *state.snapshot(i + 1, state.earlier_wall_s + now - start), fingerprint)
+            save(folder, *state.snapshot(i + 1), fingerprint)
             last = now

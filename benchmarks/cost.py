@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,48 @@ def resolve_device(name: str = "auto") -> torch.device:
 @dataclass
 class Timer:
     seconds: float = 0.0
+
+
+@dataclass
+class SegmentClock:
+    """Wall and CPU seconds of a resumable loop, summed over the processes that ran it: each earlier process counts
+    up to its last save (what it did after that was lost and is done again, so it counts once), then this one."""
+
+    earlier_wall_s: float = 0.0
+    earlier_cpu_s: float | None = 0.0  # None: an earlier process saved no CPU clock (a state older than the clock)
+    resumed: bool = False
+    _wall0: float = field(default_factory=time.perf_counter)
+    _cpu0: float = field(default_factory=time.process_time)
+
+    def resume(self, wall_s: float, cpu_s: float | None) -> None:
+        """Continue the clocks a saved state carried."""
+        self.earlier_wall_s, self.earlier_cpu_s, self.resumed = float(wall_s), cpu_s, True
+
+    def wall(self) -> float:
+        return self.earlier_wall_s + time.perf_counter() - self._wall0
+
+    def cpu(self) -> float | None:
+        return None if self.earlier_cpu_s is None else self.earlier_cpu_s + time.process_time() - self._cpu0
+
+    def earlier(self) -> dict[str, Any]:
+        """The artifact's cost fields for the processes before this one (none for a run that was not resumed);
+        ``run_method`` adds them to this process's own seconds."""
+        if not self.resumed:
+            return {}
+        cpu = None if self.earlier_cpu_s is None else round(self.earlier_cpu_s, 3)
+        return {"earlier_wall_s": round(self.earlier_wall_s, 3), "earlier_cpu_s": cpu}
+
+
+def distill_seconds(cost: dict[str, Any], wall_s: float, cpu_s: float) -> dict[str, Any]:
+    """A distillation's ``wall_s`` and ``cpu_s``: this process's seconds plus, for a resumed run, the earlier
+    processes' (``SegmentClock.earlier``), with this process's own as ``segment_wall_s`` / ``segment_cpu_s``.
+    ``cpu_s`` is left out where an earlier process kept no CPU clock."""
+    if "earlier_wall_s" not in cost:
+        return {"wall_s": round(wall_s, 4), "cpu_s": round(cpu_s, 4)}
+    earlier_cpu = cost.get("earlier_cpu_s")
+    return {"wall_s": round(cost["earlier_wall_s"] + wall_s, 4), "segment_wall_s": round(wall_s, 4),
+            "segment_cpu_s": round(cpu_s, 4),
+            **({"cpu_s": round(earlier_cpu + cpu_s, 4)} if earlier_cpu is not None else {})}
 
 
 @contextmanager

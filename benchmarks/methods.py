@@ -17,7 +17,7 @@ import torch
 
 from benchmarks import progress
 from benchmarks.artifact import DistilledSet
-from benchmarks.cost import peak_memory_bytes, provenance, reset_peak_memory, timed
+from benchmarks.cost import distill_seconds, peak_memory_bytes, provenance, reset_peak_memory, timed
 from benchmarks.data import RealData
 from benchmarks.errors import UserError
 from benchmarks.registry import Registry
@@ -111,6 +111,7 @@ def run_method(name: str, data: RealData, budget: Budget, seed: int, device: tor
         raise UserError(f"a seconds budget must be positive (got {budget.seconds}); leave it out for no cap")
     seed_global(seed)
     reset_peak_memory(device)
+    cpu0 = time.process_time()
     with timed(device) as t, progress.stage(f"distill {name}" + (f" ipc={budget.ipc}" if entry.uses_ipc else "")):
         ds = entry.fn(data.for_distillation(), budget, seed, device, **resolved)
     ds.meta.update({
@@ -123,7 +124,8 @@ def run_method(name: str, data: RealData, budget: Budget, seed: int, device: tor
         **({"budget_seconds": budget.seconds} if budget.seconds is not None else {}),
         "seed": seed,
     })
-    ds.meta.setdefault("cost", {}).update({"wall_s": round(t.seconds, 4), "peak_mem_bytes": peak_memory_bytes(device)})
+    cost = ds.meta.setdefault("cost", {})
+    cost.update({**distill_seconds(cost, t.seconds, time.process_time() - cpu0), "peak_mem_bytes": peak_memory_bytes(device)})
     ds.meta["provenance"] = provenance(device)
     ds.validate()
     return ds

@@ -9,7 +9,10 @@ schema-2 record ran); keys
 are re-derived. Schema 3 -> 4: eval configs gain ``lr_per_architecture`` (False). An older record is upgraded one
 schema at a time.
 
-Corrections (``CORRECTIONS``) fix data of the current schema in place: ``correct_mfu`` bounds mfu by 1.
+Corrections (``CORRECTIONS``) fix data of the current schema in place: ``correct_mfu`` bounds mfu by 1;
+``correct_distill_wall`` gives a record the corrected wall of its resumed distillation. Before that, the cost of
+cached artifacts whose distillation was resumed is corrected (``correct_artifact_cost``): their ``wall_s`` was the
+last process's seconds only.
 """
 
 from __future__ import annotations
@@ -77,7 +80,7 @@ def upgrade(record: dict[str, Any], requested: dict[str, tuple[str, str]]) -> di
     return record
 
 
-def correct_mfu(record: dict[str, Any]) -> dict[str, Any]:
+def correct_mfu(record: dict[str, Any], artifacts: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """``mfu`` recomputed from ``achieved_flops_per_s`` against max(recorded peak, achieved), so never above 1
     (the peak was measured under whatever load the machine had); the recorded peak is kept beside it."""
     cost = record.get("cost") or {}
@@ -88,12 +91,58 @@ def correct_mfu(record: dict[str, Any]) -> dict[str, Any]:
     return record if fixed == cost else {**record, "cost": fixed}
 
 
-CORRECTIONS = (correct_mfu,)  # fixes of current-schema data, applied to every record; each is idempotent
+def correct_artifact_cost(meta: dict[str, Any]) -> dict[str, Any]:
+    """The cost of a resumed distillation stored before ``wall_s`` summed its processes (``cost.distill_seconds``):
+    the earlier processes' wall (saved as ``earlier_wall_s`` by plain loops; for label distillation the selection
+    timeline's entry at the iteration it resumed from, since that timeline continued the saved clock) is added.
+    Their CPU seconds were not kept, so ``cpu_s`` stays unknown. Idempotent; other metadata is returned as is."""
+    cost = meta.get("cost") or {}
+    at = cost.get("resumed_at_iteration")
+    if at is None or "segment_wall_s" in cost:
+        return meta
+    earlier = cost.get("earlier_wall_s")
+    if earlier is None:
+        timeline = [s for (it, *_), s in zip(meta.get("selection", []), cost.get("selection_s", []), strict=False) if it == at]
+        if not timeline:
+            return meta
+        earlier = timeline[0]
+    fixed = {**cost, "earlier_wall_s": earlier, "earlier_cpu_s": None, "segment_wall_s": cost["wall_s"],
+             "wall_s": round(earlier + cost["wall_s"], 4)}
+    return {**meta, "cost": fixed}
 
 
-def migrate_dir(records_dir: Path, suite: Any | None) -> dict[str, int]:
-    """Upgrade every older record in ``records_dir`` and apply ``CORRECTIONS``; returns counts of migrated,
-    corrected, current (untouched) and unmatched records."""
+def correct_cached_artifacts(cache: Path) -> dict[str, dict[str, Any]]:
+    """Apply ``correct_artifact_cost`` to the cached artifacts' headers (their cost is outside the content hash, so
+    the hash still holds); returns every cached artifact's cost by content hash."""
+    import json
+
+    costs = {}
+    for header in sorted((cache / "artifacts").glob("*/*.json")):
+        doc = json.loads(header.read_text())
+        meta = correct_artifact_cost(doc.get("meta") or {})
+        if meta is not doc.get("meta"):
+            write_json_atomic(header, {**doc, "meta": meta})
+        if "hash" in doc:
+            costs[doc["hash"]] = meta.get("cost") or {}
+    return costs
+
+
+def correct_distill_wall(record: dict[str, Any], artifacts: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A record that took its ``distill_wall_s`` from a resumed artifact's last process (``segment_wall_s``) gets the
+    artifact's summed wall. Records of an artifact distilled again since (same content, other seconds) keep theirs."""
+    art = artifacts.get((record.get("artifact") or {}).get("hash"), {})
+    cost = record.get("cost") or {}
+    if "segment_wall_s" not in art or cost.get("distill_wall_s") != art["segment_wall_s"]:
+        return record
+    return {**record, "cost": {**cost, "distill_wall_s": art["wall_s"]}}
+
+
+CORRECTIONS = (correct_mfu, correct_distill_wall)  # fixes of current-schema data, applied to every record; idempotent
+
+
+def migrate_dir(records_dir: Path, suite: Any | None, artifacts: dict[str, dict[str, Any]] | None = None) -> dict[str, int]:
+    """Upgrade every older record in ``records_dir`` and apply ``CORRECTIONS`` (``artifacts``: cached artifacts'
+    cost by hash); returns counts of migrated, corrected, current (untouched) and unmatched records."""
     import json
 
     requested = {}
@@ -109,7 +158,7 @@ def migrate_dir(records_dir: Path, suite: Any | None) -> dict[str, int]:
             new = upgrade(record, requested)
             counts["unmatched"] += _precision_free(new["config"]) not in requested
         for correct in CORRECTIONS:
-            new = correct(new)
+            new = correct(new, artifacts or {})
         if new == record:
             counts["current"] += 1
             continue
@@ -126,18 +175,19 @@ def migrate_dir(records_dir: Path, suite: Any | None) -> dict[str, int]:
 
 def migrate_suites(names: list[str]) -> list[str]:
     """Migrate the named suites' records (default: every reports/<suite>/records folder); one line per suite."""
-    from benchmarks.paths import reports_dir
+    from benchmarks.paths import cache_dir, reports_dir
     from benchmarks.suite import load_suite, packaged_suites
 
     root = reports_dir()
     names = names or sorted(p.parent.name for p in root.glob("*/records") if p.is_dir())
+    artifacts = correct_cached_artifacts(cache_dir())
     lines = []
     for name in names:
         folder = root / name / "records"
         if not folder.is_dir():
             raise UserError(f"no records folder {folder}")
         suite = load_suite(name) if name in packaged_suites() else None
-        c = migrate_dir(folder, suite)
+        c = migrate_dir(folder, suite, artifacts)
         lines.append(f"{name}: {c['migrated']} migrated, {c['corrected']} corrected, {c['current']} already current"
                      + (f", {c['unmatched']} match no cell of the current suite (kept as recorded)" if c["unmatched"] else ""))
     return lines

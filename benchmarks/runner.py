@@ -68,7 +68,8 @@ def make_record(cell: Cell, suite: Suite, device: torch.device, ds: DistilledSet
     """The record of one cell (fields documented in ``benchmarks.spec.RECORD_FIELDS``)."""
     cost = dict(result["cost"]) if result else {}
     if ds is not None:
-        cost["distill_wall_s"] = ds.meta.get("cost", {}).get("wall_s")
+        cost["distill_wall_s"] = ds.meta.get("cost", {}).get("wall_s")  # every process of a resumed distillation
+        cost["distill_cpu_s"] = ds.meta.get("cost", {}).get("cpu_s")  # None where a process kept no CPU clock
         cost["label_bytes"] = ds.label_bytes
         cost.update(label_cost(ds.label_kind, ds.label_bytes, ds.teacher, min(cell.eval.batch_size, len(ds.images))))
     record: dict[str, Any] = {

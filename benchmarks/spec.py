@@ -205,8 +205,9 @@ RECORD_FIELDS: dict[str, str] = {
             "matmul_peak_flops_per_s (the measured, pinned or datasheet peak), peak_source ('datasheet' dense peak of "
             "a tabled GPU, else 'measured' matmul), mfu_peak_flops_per_s (mfu's denominator: max(peak, achieved)), "
             "mfu_peak_raised (achieved > peak), peak_mem_bytes; energy_j (J, or 'not measured') and energy_source "
-            "('rapl', 'nvml' or null); cpu_hours, or gpu_hours, gpu_name, gpu_count (CUDA); distill_wall_s, "
-            "label_bytes, label_storage_bytes, teacher_flops_per_step; robustness (the panel's timings)",
+            "('rapl', 'nvml' or null); cpu_hours, or gpu_hours, gpu_name, gpu_count (CUDA); distill_wall_s and "
+            "distill_cpu_s (summed over the processes of a resumed distillation; cpu null where one kept no CPU "
+            "clock), label_bytes, label_storage_bytes, teacher_flops_per_step; robustness (the panel's timings)",
     "execution": "what the machine made of the auto choices: precision, compiled, stacked_models",
     "artifact": "the evaluated artifact: hash (content), label_kind, n_images, and for a teacher's labels teacher "
                 "(key, model, epochs, val_acc, and patience for a teacher trained to its validation plateau) (null when "

@@ -25,6 +25,7 @@ from torch.func import functional_call
 
 from benchmarks import checkpoint
 from benchmarks.artifact import DistilledSet, TrainingHints
+from benchmarks.cost import SegmentClock
 from benchmarks.data import RealData, load_dataset
 from benchmarks.errors import UserError
 from benchmarks.losses import soft_cross_entropy as soft_ce
@@ -307,22 +308,23 @@ def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.devi
     fingerprint = {"settings": asdict(s), "iterations": iterations, "ipc": budget.ipc, "seed": seed,
                    "dataset": data.name, "device": device.type, "base": base_idx.tolist()}
     done = 0
+    clock = SegmentClock()  # a resumed run's clocks continue the saved ones
     saved = checkpoint.load(folder, fingerprint) if folder is not None else None
     if saved is not None:
         done, best, history, checks, check_s = restore(run, *saved)
+        clock.resume(check_s[-1] if check_s else 0.0, saved[1].get("cpu_s"))  # states saved before the CPU clock have none
 
     def select(it: int) -> None:
         nonlocal best
         steps = tracker.train_steps(fallback=max(gap, it))
         val = judge_labels(base_images, labels, data, s.learner, steps, inner_batch, seed, device, vx, vy)
         checks.append([it, steps, round(val, 4)])
-        check_s.append(round(time.perf_counter() - start + offset, 2))
+        check_s.append(round(clock.wall(), 2))
         if val > best[0]:
             best = (val, labels.detach().clone(), steps, it)
         if folder is not None and it < iterations:
-            checkpoint.save(folder, *snapshot(run, it, best, history, checks, check_s), fingerprint)
+            checkpoint.save(folder, *snapshot(run, it, best, history, checks, check_s, clock.cpu()), fingerprint)
 
-    offset = check_s[-1] if check_s else 0.0  # a resumed run's clock continues the saved one
     start = time.perf_counter()
     it = done
     for it in (i + 1 for i in budget_loop(budget, iterations) if i >= done):
@@ -340,7 +342,7 @@ def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.devi
         "reset_lengths": tracker.lengths, "outer_loss": [round(h, 5) for h in history[:: max(1, len(history) // 50)]],
         "iterations_run": it, "selection": checks,
         "cost": {"seconds_per_iteration": round(wall / max(1, it - done), 5), "selection_s": check_s,
-                 **({"resumed_at_iteration": done} if done else {})},
+                 **({"resumed_at_iteration": done, **clock.earlier()} if done else {})},
     }
     return DistilledSet(base_images.clone(), project_simplex(best_labels).cpu(), "soft", data.num_classes, meta=meta,
                         hints=TrainingHints(steps=best_steps))

@@ -15,7 +15,7 @@ from benchmarks import checkpoint
 
 # ``run`` below is a ``methods.label_distillation.LabelRun`` (not imported: that module imports this one)
 def snapshot(run: Any, it: int, best: tuple[float, Tensor, int, int], history: list[float],
-              checks: list[list[float]], check_s: list[float]) -> tuple[dict[str, Tensor], dict[str, Any]]:
+              checks: list[list[float]], check_s: list[float], cpu_s: float | None) -> tuple[dict[str, Tensor], dict[str, Any]]:
     """Everything the loop carries from one iteration to the next, for ``checkpoint.save`` (``methods/label_distillation.py`` calls it at each selection point)."""
     meta_tensors, meta_info = run.meta.state()
     opt_tensors, opt_info = checkpoint.optimizer_state("label_opt", run.label_opt)
@@ -24,7 +24,7 @@ def snapshot(run: Any, it: int, best: tuple[float, Tensor, int, int], history: l
                "history": torch.tensor(history, dtype=torch.float64),  # exact, and NaN-safe unlike JSON
                **opt_tensors, **{f"meta/{k}": v for k, v in meta_tensors.items()}}
     info = {"iteration": it, "best": [best[0], best[2], best[3]], "checks": checks,
-            "check_s": check_s, "label_opt": opt_info, "meta": meta_info,
+            "check_s": check_s, "cpu_s": None if cpu_s is None else round(cpu_s, 3), "label_opt": opt_info, "meta": meta_info,
             "label_sched": run.label_sched.state_dict() if run.label_sched is not None else None,
             "tracker": {"errors": list(t.errors), "best": None if t.best == float("inf") else t.best, "best_step": t.best_step, "step": t.step,
                         "lengths": t.lengths}}

@@ -81,7 +81,7 @@ def test_migration_bounds_stored_mfu_and_keeps_the_recorded_peak(tmp_path: Path)
         assert c["mfu"] == 1.0 and c["mfu_peak_raised"] and c["mfu_peak_flops_per_s"] == old["achieved_flops_per_s"]
         assert c["matmul_peak_flops_per_s"] == old["matmul_peak_flops_per_s"]
     assert migrate_dir(records, None)["corrected"] == 0  # idempotent
-    assert correct_mfu({"cost": {}}) == {"cost": {}}
+    assert correct_mfu({"cost": {}}, {}) == {"cost": {}}
 
 
 def test_every_committed_record_has_mfu_at_most_one() -> None:
