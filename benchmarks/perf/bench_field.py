@@ -217,7 +217,30 @@ def markdown(doc: dict[str, Any]) -> str:
                                 "x steady", "x CPU fresh", "x CPU run", "ref acc",
                                 "ddbench acc", "ddbench first process, cold compile cache (s)", "measured"],
                  tablefmt="github"),
-        "", "Commands: " + "; ".join(f"`{c}`" for c in doc.get("commands", [])), ""])
+        "", "Commands: " + "; ".join(f"`{c}`" for c in row_commands(doc)), ""])
+
+
+def row_commands(doc: dict[str, Any]) -> list[str]:
+    """The commands that measured the rows shown, in row order (not every run that once wrote the file)."""
+    return list(dict.fromkeys(s["measured"]["command"] for s in doc["settings"] if s.get("measured", {}).get("command")))
+
+
+def attach_commands(doc: dict[str, Any]) -> None:
+    """Give each row measured before rows kept their command the one earlier run that measured it: the run
+    whose --conditions, --settings and --n are the row's (files then listed every run's command in
+    ``commands``, aborted and replaced runs included)."""
+    for row in doc["settings"]:
+        m = row.get("measured", {})
+        if m.get("command"):
+            continue
+        same = [c for c in doc.get("commands", []) if not m.get("conditions") or c.endswith("--conditions " + m["conditions"])]
+        setting, n = f" {row['model']}:{row['ipc']}", f"--n {row['n']} "
+        for narrower in ([c for c in same if setting in c.split(" --settings", 1)[-1].split(" --")[0]],
+                         [c for c in same if n in c and setting in c.split(" --settings", 1)[-1].split(" --")[0]]):
+            same = narrower if len(same) > 1 else same
+        if len(same) == 1:
+            row["measured"] = {**m, "command": same[0]}
+    doc.pop("commands", None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -231,11 +254,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="reports/bench/evaluator.json")
     p.add_argument("--conditions", default=None, help="what else ran on the machine (kept beside the numbers)")
+    p.add_argument("--render", action="store_true", help="rewrite --out's .md from its .json without measuring")
     p.add_argument("--worker", choices=["ddbench", "reference"], help=argparse.SUPPRESS)
     p.add_argument("--model", default="convnet3", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
         worker(args.worker, args.model, args.artifacts, args.epochs, args.threads)
+        return 0
+    if args.render:
+        out = Path(args.out)
+        doc = json.loads(out.read_text())
+        attach_commands(doc)
+        out.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+        out.with_suffix(".md").write_text(markdown(doc))
         return 0
     if args.n < 2:
         p.error("--n must be 2 or more (a run of one model is a fresh process)")
@@ -254,8 +285,9 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
         row.setdefault("measured", {"date": doc.get("metadata", {}).get("date", ""),
                                     "commit": (doc.get("metadata", {}).get("commit") or "")[:7],
                                     "conditions": doc.get("conditions", "")})
+    attach_commands(doc)
     command = "python -m benchmarks.perf.bench_field " + " ".join(argv if argv is not None else sys.argv[1:])
-    doc["commands"] = sorted(set(doc.get("commands", [])) | {command.strip().replace(args.dc_code, "$DDBENCH_DC_CODE")})
+    command = command.strip().replace(args.dc_code, "$DDBENCH_DC_CODE")
     commit = subprocess.run(["git", "-C", args.dc_code, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     commit = commit or os.environ.get("DDBENCH_DC_COMMIT", "")  # an exported copy: say which commit it is
     doc["metadata"] = {**provenance(resolve_device("cpu")), "cpu": cpu_model(), "threads": args.threads,
@@ -273,7 +305,7 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
             model, ipc = setting.split(":")
             result = measure(model, int(ipc), args.n, args.dc_code, args.epochs, args.threads, Path(tmp))
             result["measured"] = {"date": time.strftime("%Y-%m-%d"), "commit": (doc["metadata"].get("commit") or "")[:7],
-                                  "conditions": args.conditions or ""}
+                                  "conditions": args.conditions or "", "command": command}
             doc["settings"] = [s for s in doc["settings"] if (s["model"], s["ipc"]) != (model, int(ipc))] + [result]
             doc["settings"].sort(key=lambda s: (s["model"], s["ipc"]))
             out.parent.mkdir(parents=True, exist_ok=True)
