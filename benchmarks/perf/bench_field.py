@@ -225,21 +225,28 @@ def row_commands(doc: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(s["measured"]["command"] for s in doc["settings"] if s.get("measured", {}).get("command")))
 
 
+def _command_of(row: dict[str, Any], commands: list[str]) -> str | None:
+    """The one command among ``commands`` whose --conditions are the row's, narrowed while ambiguous to those
+    whose --settings name the row's model:ipc, then whose --n is the row's; None when none or several remain."""
+    conditions = row.get("measured", {}).get("conditions")
+    same = [c for c in commands if not conditions or c.endswith("--conditions " + conditions)]
+
+    def settings(c: str) -> list[str]:
+        return c.split(" --settings", 1)[-1].split(" --")[0].split()
+
+    for keep in (lambda c: f"{row['model']}:{row['ipc']}" in settings(c), lambda c: f"--n {row['n']} " in c):
+        same = [c for c in same if keep(c)] if len(same) > 1 else same
+    return same[0] if len(same) == 1 else None
+
+
 def attach_commands(doc: dict[str, Any]) -> None:
-    """Give each row measured before rows kept their command the one earlier run that measured it: the run
-    whose --conditions, --settings and --n are the row's (files then listed every run's command in
-    ``commands``, aborted and replaced runs included)."""
+    """Give each row measured before rows kept their command the one earlier run that measured it (files then
+    listed every run's command in ``commands``, aborted and replaced runs included)."""
     for row in doc["settings"]:
         m = row.get("measured", {})
-        if m.get("command"):
-            continue
-        same = [c for c in doc.get("commands", []) if not m.get("conditions") or c.endswith("--conditions " + m["conditions"])]
-        setting, n = f" {row['model']}:{row['ipc']}", f"--n {row['n']} "
-        for narrower in ([c for c in same if setting in c.split(" --settings", 1)[-1].split(" --")[0]],
-                         [c for c in same if n in c and setting in c.split(" --settings", 1)[-1].split(" --")[0]]):
-            same = narrower if len(same) > 1 else same
-        if len(same) == 1:
-            row["measured"] = {**m, "command": same[0]}
+        command = m.get("command") or _command_of(row, doc.get("commands", []))
+        if command:
+            row["measured"] = {**m, "command": command}
     doc.pop("commands", None)
 
 

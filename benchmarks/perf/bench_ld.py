@@ -53,20 +53,26 @@ def _batches(data: Any, count: int, seed: int) -> list[tuple[Any, Any]]:
     return [(data.normalize(data.train_x[i]), data.train_y[i]) for i in idx]
 
 
-def write_idx(data: Any, root: Path) -> None:
-    """ddbench's MNIST train split as the idx files torchvision's MNIST reads (``root/MNIST/raw``)."""
+def idx_files(root: Path, stem: str, x: Any, y: Any) -> None:
+    """Images in [0, 1] ([N, 1, 28, 28]) and labels as torchvision MNIST's raw idx files ``root/MNIST/raw/<stem>-*``."""
     import numpy as np
     import torch
 
     raw = root / "MNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
+    images = (x[:, 0] * 255).round().clamp(0, 255).to(torch.uint8).numpy()
+    (raw / f"{stem}-images-idx3-ubyte").write_bytes(np.array([2051, len(images), 28, 28], ">i4").tobytes() + images.tobytes())
+    (raw / f"{stem}-labels-idx1-ubyte").write_bytes(np.array([2049, len(y)], ">i4").tobytes()
+                                                   + y.numpy().astype(np.uint8).tobytes())
+
+
+def write_idx(data: Any, root: Path) -> None:
+    """ddbench's MNIST train split as the idx files torchvision's MNIST reads (``root/MNIST/raw``)."""
+    import torch
+
     x, y = torch.cat([data.train_x, data.train_x[:10000]]), torch.cat([data.train_y, data.train_y[:10000]])
-    images = (x[:, 0] * 255).round().clamp(0, 255).to(torch.uint8).numpy()  # 60,000, as the official split expects
-    labels = y.numpy().astype(np.uint8)
-    for stem, arr, magic in (("train", images, 2051), ("t10k", images[:10], 2051)):
-        (raw / f"{stem}-images-idx3-ubyte").write_bytes(np.array([magic, len(arr), 28, 28], ">i4").tobytes() + arr.tobytes())
-    for stem, arr in (("train", labels), ("t10k", labels[:10])):
-        (raw / f"{stem}-labels-idx1-ubyte").write_bytes(np.array([2049, len(arr)], ">i4").tobytes() + arr.tobytes())
+    idx_files(root, "train", x, y)  # 60,000, as the official split expects
+    idx_files(root, "t10k", x[:10], y[:10])
 
 
 def official_loader(root: Path) -> Any:

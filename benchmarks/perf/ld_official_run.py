@@ -24,31 +24,29 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from benchmarks.perf.bench_ld import PAPER_EPOCHS, idx_files
 from benchmarks.perf.protocol_parity import sample_stats
+from benchmarks.suite import load_suite, published_row
 
 CONFIG = "experiment_configs/ld_100be_50ib_mn_to_mn_bl_cnn_400e_or2_1234s_v0.json"
-PUBLISHED = {100: (87.3, 0.7), 500: (93.3, 0.3)}  # Bohdal et al. 2020, Table 1: second-order LD, MNIST, LeNet
-PAPER_EPOCHS = {100: 400, 500: 800}  # the repository's configurations for those rows
+PAPER_SUITE = "ld-paper-budget-mnist"  # holds the paper's published rows for ld on MNIST
+
+
+def published(n_base: int) -> tuple[float, float] | None:
+    """The paper's number for N base images (the suite's [[published]] row at ipc N / 10), or None."""
+    row = published_row(load_suite(PAPER_SUITE).published, "mnist", "ld", n_base // 10)
+    return None if row is None else (row["acc"], row.get("std", 0.0))
 
 
 def write_mnist(root: Path) -> None:
     """MNIST as torchvision's raw idx files under ``root/MNIST/raw``: 60,000 training and 10,000 test images."""
-    import numpy as np
     import torch
 
     from benchmarks.data import load_dataset
 
     data = load_dataset("mnist")
-    raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
-    parts = {"train": (torch.cat([data.train_x, data.val_x]), torch.cat([data.train_y, data.val_y])),
-             "t10k": (data.test_x, data.test_y)}
-    for stem, (x, y) in parts.items():
-        images = (x[:, 0] * 255).round().clamp(0, 255).to(torch.uint8).numpy()
-        (raw / f"{stem}-images-idx3-ubyte").write_bytes(
-            np.array([2051, len(images), 28, 28], ">i4").tobytes() + images.tobytes())
-        (raw / f"{stem}-labels-idx1-ubyte").write_bytes(
-            np.array([2049, len(y)], ">i4").tobytes() + y.numpy().astype(np.uint8).tobytes())
+    idx_files(root, "train", torch.cat([data.train_x, data.val_x]), torch.cat([data.train_y, data.val_y]))
+    idx_files(root, "t10k", data.test_x, data.test_y)
 
 
 def run_official(code: Path, config: dict[str, Any], work: Path, threads: int) -> dict[str, Any]:
@@ -76,7 +74,7 @@ def summarise(config: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
     accs = [round(100.0 - float(e), 2) for e in log["test_top_1_error"]]
     n = int(config["num_base_examples"])
     return {"n_base": n, "epochs": config["epochs"], "accs": accs, "stats": sample_stats(accs),
-            "published": PUBLISHED.get(n) if config["epochs"] == PAPER_EPOCHS.get(n) else None,
+            "published": published(n) if config["epochs"] == PAPER_EPOCHS.get(n) else None,
             "test_steps": sorted(set(log.get("num_test_steps", []))),
             # the script logs seconds since its start: once after distilling, then after each test model
             "script_train_s": _last(log.get("total_train_time")), "script_total_s": _last(log.get("total_test_time")),
