@@ -1,0 +1,186 @@
+"""Are a robustness suite's high PGD accuracies real, or masked gradients? (issue 18)
+
+The panel attacks with FGSM and 10-step PGD. Training on soft labels can flatten or saturate the loss a
+gradient attack follows, which raises white-box accuracy without making the model harder to fool. For chosen
+cells of a suite this re-trains the cell's model exactly as the suite's evaluator does (its artifact from the
+cache, else distilled; the record's clean accuracy is reported beside ours as a check), then attacks one seeded
+subset of the test split (``attack_subset``, as the panel draws it) at one epsilon with: the panel's PGD-10;
+PGD-100; APGD with the cross-entropy and with the DLR loss (Croce & Hein 2020, via torchattacks); and PGD-10
+examples crafted on the full-data model of the same seed (a transfer attack, which no masked gradient stops).
+White-box PGD accuracy well above the stronger or the transferred attacks' is the sign of masking.
+
+``python -m benchmarks.perf.masking_check --suite robustness-mnist --cells full herding soft_random rded:gift``
+writes ``--out``.json and .md (default reports/bench/gradient_masking).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import torch
+from tabulate import tabulate
+from torch import Tensor
+
+from benchmarks.allocator import keep_freed_memory
+from benchmarks.cost import cpu_model, resolve_device
+from benchmarks.data import load_dataset
+from benchmarks.evaluator import apply_hints
+from benchmarks.robustness import RobustnessSpec
+from benchmarks.robustness.attacks import (
+    PGD_STEP_FACTOR,
+    NormalizedModel,
+    _torchattacks,
+    adversarial_accuracy,
+    attack_subset,
+    clean_accuracy,
+)
+from benchmarks.runner import get_artifact
+from benchmarks.seeding import pin_runtime
+from benchmarks.spec import Cell
+from benchmarks.suite import Suite, load_suite
+from benchmarks.training import train
+from reports.frame import load_records
+
+ATTACK_COLUMNS = ("pgd10", "pgd100", "apgd_ce", "apgd_dlr", "transfer_pgd10")
+
+
+def pick_cells(suite: Suite, wanted: list[str], seed: int) -> list[Cell]:
+    """The suite's cells of seed ``seed`` for each ``method`` or ``method:loss`` asked for, in that order."""
+    cells = [c for c in suite.cells() if c.eval.seed == seed]
+    out = []
+    for w in wanted:
+        method, _, loss = w.partition(":")
+        found = [c for c in cells if c.method == method and (not loss or c.eval.loss_spec().name == loss)]
+        if len(found) != 1:
+            raise SystemExit(f"masking_check: {w!r} names {len(found)} cells of {suite.name} at seed {seed}; "
+                             "name one (method or method:loss)")
+        out.append(found[0])
+    return out
+
+
+def _label(cell: Cell) -> str:
+    return f"{cell.method}:{cell.eval.loss_spec().name}"
+
+
+def _stepped(attack: Any, model: NormalizedModel, x: Tensor, y: Tensor, seed: int, batch: int = 64) -> Tensor:
+    """Adversarial copies of x from ``attack``, in batches, with a seeded random start."""
+    model.eval()
+    with torch.random.fork_rng(devices=[]), torch.autocast("cpu", enabled=False):
+        torch.manual_seed(seed)
+        return torch.cat([attack(x[i : i + batch], y[i : i + batch]) for i in range(0, len(y), batch)])
+
+
+def _acc(model: NormalizedModel, x: Tensor, y: Tensor) -> float:
+    with torch.no_grad():
+        return round(100.0 * float((model(x).argmax(1) == y).float().mean()), 2)
+
+
+def check(suite_name: str, wanted: list[str], seed: int, eps: float, size: int, strong_steps: int,
+          device: torch.device) -> dict[str, Any]:
+    """Train each cell's model and attack it; the full-data cell of the same seed supplies the transfer attack."""
+    suite = load_suite(suite_name)
+    cells = pick_cells(suite, wanted, seed)
+    full = pick_cells(suite, ["full"], seed)[0]
+    data = load_dataset(cells[0].dataset)
+    spec = RobustnessSpec.from_dict(cells[0].eval.robustness or {})
+    x, y = attack_subset(data.test_x, data.test_y, size, spec.seed)
+    stored = Path("reports") / suite.name / "records"
+    records = {r["key"]: r for r in load_records(stored)} if stored.is_dir() else {}
+    ta = _torchattacks()
+    models: dict[str, NormalizedModel] = {}
+    rows = []
+    for cell in [full] + [c for c in cells if c is not full and c.key != full.key]:
+        start = time.perf_counter()
+        ds = get_artifact(cell, device, None)
+        cfg = apply_hints(cell.eval, ds).for_device(device)
+        model = NormalizedModel(train(ds, data, cfg, cfg.base_lr(), device).model, data.normalize)
+        model.eval()
+        models[cell.key] = model
+        rec = records.get(cell.key, {}).get("metrics", {})
+        panel = rec.get("robustness", {}).get("summary", {})
+        row: dict[str, Any] = {
+            "cell": _label(cell), "key": cell.key,
+            "record_clean_acc": rec.get("test_acc"), "record_pgd10": panel.get(f"pgd@{eps:g}"),
+            "clean_subset": round(clean_accuracy(model, x, y, device), 2),
+            "pgd10": round(adversarial_accuracy(model, "pgd", x, y, eps, spec.pgd_steps, data.num_classes,
+                                                spec.seed, device), 2),
+        }
+        strong = ta.PGD(model, eps=eps, alpha=PGD_STEP_FACTOR * eps / strong_steps, steps=strong_steps,
+                        random_start=True)
+        row["pgd100"] = _acc(model, _stepped(strong, model, x, y, spec.seed), y)
+        for loss in ("ce", "dlr"):
+            apgd = ta.APGD(model, norm="Linf", eps=eps, steps=strong_steps, n_restarts=1, loss=loss, seed=spec.seed)
+            row[f"apgd_{loss}"] = _acc(model, _stepped(apgd, model, x, y, spec.seed), y)
+        rows.append(row)
+        row["seconds"] = round(time.perf_counter() - start, 1)
+        print(json.dumps(row), flush=True)
+    source = models[full.key]
+    crafted = _stepped(ta.PGD(source, eps=eps, alpha=PGD_STEP_FACTOR * eps / spec.pgd_steps, steps=spec.pgd_steps,
+                              random_start=True), source, x, y, spec.seed)
+    for row in rows:
+        row["transfer_pgd10"] = None if row["key"] == full.key else _acc(models[row["key"]], crafted, y)
+    return {"suite": suite.name, "seed": seed, "eps": eps, "subset": len(y), "subset_seed": spec.seed,
+            "strong_steps": strong_steps, "panel_pgd_steps": spec.pgd_steps, "rows": rows}
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    """The report: per cell, the record's and our clean accuracy, then each attack's accuracy."""
+    rows = [[r["cell"], r["record_clean_acc"], r["clean_subset"], r["record_pgd10"],
+             *(("-" if r[c] is None else r[c]) for c in ATTACK_COLUMNS)] for r in doc["rows"]]
+    table = tabulate(rows, headers=["cell", "record clean (test)", "clean (subset)", "record pgd10 (panel subset)",
+                                    *ATTACK_COLUMNS], tablefmt="github")
+    return "\n".join([
+        "# Gradient masking check of the robustness panel (issue 18)",
+        "",
+        f"`{doc['suite']}`, seed {doc['seed']}: each cell's model re-trained as the suite's evaluator trains it, then "
+        f"attacked at eps {doc['eps']:g} (L-inf, pixel units) on {doc['subset']} test images (`attack_subset`, seed "
+        f"{doc['subset_seed']}): the panel's PGD-{doc['panel_pgd_steps']} (random start), PGD-{doc['strong_steps']}, "
+        f"APGD-CE and APGD-DLR ({doc['strong_steps']} steps, torchattacks), and PGD-{doc['panel_pgd_steps']} examples "
+        "crafted on the full-data model (transfer). Accuracy in %. The record's columns come from the suite's own "
+        "records (test split; the panel's attack subset is larger than this one).",
+        "",
+        f"Machine: {doc['machine']}, {doc['threads']} thread(s), torch {doc['torch']}; commit {doc['commit']}, "
+        f"{doc['date']}.",
+        "",
+        table,
+        "",
+        f"Command: `{doc['command']}`",
+        "",
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--suite", default="robustness-mnist")
+    p.add_argument("--cells", nargs="+", default=["full", "herding", "soft_random", "rded:gift"],
+                   help="method or method:loss of the suite's cells (the full-data cell is always included)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--eps", type=float, default=0.1)
+    p.add_argument("--size", type=int, default=200, help="attacked test images")
+    p.add_argument("--strong-steps", type=int, default=100)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", default="reports/bench/gradient_masking")
+    args = p.parse_args(argv)
+    pin_runtime(args.threads)
+    keep_freed_memory()
+    doc = check(args.suite, args.cells, args.seed, args.eps, args.size, args.strong_steps, resolve_device("cpu"))
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    doc.update(machine=cpu_model(), threads=args.threads, torch=torch.__version__, commit=commit,
+               date=date.today().isoformat(),
+               command="python -m benchmarks.perf.masking_check " + " ".join(argv if argv is not None else
+                                                                           __import__("sys").argv[1:]))
+    out = Path(args.out)
+    out.with_suffix(".json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    out.with_suffix(".md").write_text(markdown(doc))
+    print(f"wrote {out}.json and .md")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
