@@ -33,6 +33,13 @@ def _lists() -> dict[str, Any]:
     from benchmarks.optim import OPTIMIZERS, SCHEDULES
     from benchmarks.protocols import PROTOCOLS
     from benchmarks.registry import origin
+    from benchmarks.robustness.attacks import ATTACKS
+    from benchmarks.robustness.corruptions import FAMILIES
+
+    def corruptions() -> list[list[Any]]:
+        return [[f"{fam}/{n}", "default" if n in family.default_corruptions else "on request",
+                 ", ".join(map(str, c.default_severities)), c.max_severity, c.description]
+                for fam, family in FAMILIES.items() for n, c in family.corruptions.items()]
 
     def suites() -> list[list[Any]]:
         from benchmarks.suite import load_suite, packaged_suites
@@ -65,11 +72,15 @@ def _lists() -> dict[str, Any]:
                        lambda: [["learned" if p.lr is None else p.lr, p.batch_size, p.schedule,
                                  f"{p.distilled_sets} sets x {p.models_per_set} models", p.code]
                                 for _, p in PROTOCOLS.items()])),
+        "attacks": (["attack", "description"], lambda: [[n, e.description] for n, e in ATTACKS.items()], None),
+        "corruptions": (["family/corruption", "in the panel", "default severities", "max severity", "description"],
+                        corruptions, None),
         "suites": (["suite", "cells", "description"], suites, None),
     }
 
 
-LISTS = ("datasets", "methods", "models", "optimizers", "losses", "augmentations", "schedules", "protocols", "suites")
+LISTS = ("datasets", "methods", "models", "optimizers", "losses", "augmentations", "schedules", "protocols", "attacks",
+         "corruptions", "suites")
 
 
 def _add_list(sub: Any) -> None:

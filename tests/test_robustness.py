@@ -12,7 +12,14 @@ from benchmarks.data import RealData
 from benchmarks.errors import UserError
 from benchmarks.models import build_model
 from benchmarks.robustness import RobustnessSpec, robustness_panel
-from benchmarks.robustness.attacks import NormalizedModel, adversarial_accuracy, attack_subset, clean_accuracy
+from benchmarks.robustness.attacks import (
+    ATTACKS,
+    NormalizedModel,
+    adversarial_accuracy,
+    adversarial_examples,
+    attack_subset,
+    clean_accuracy,
+)
 from benchmarks.robustness.cache import cache_fields, cache_path, corrupted_test_set
 from benchmarks.robustness.corruptions import FAMILIES, corrupt, family_for
 
@@ -92,12 +99,16 @@ def test_corrupted_test_set_is_cached_and_a_damaged_file_rebuilt(digits):
     assert corrupted_test_set(small, MNIST_C, "shot_noise", 0, seed=0) is small.test_x
 
 
-def test_attacks_at_epsilon_zero_give_the_clean_accuracy_exactly(digits, trained, cpu):
+@pytest.mark.parametrize("attack", [a for a in ATTACKS.names() if a != "autoattack"])  # AutoAttack: minutes
+def test_attacks_at_epsilon_zero_give_the_clean_accuracy_exactly(attack, digits, trained, cpu):
     wrapped = NormalizedModel(trained, digits.normalize)
     x, y = attack_subset(digits.test_x, digits.test_y, 200, seed=0)
     clean = clean_accuracy(wrapped, x, y, cpu)
-    for attack in ("fgsm", "pgd"):
-        assert adversarial_accuracy(wrapped, attack, x, y, 0.0, 10, 10, 0, cpu) == clean
+    assert adversarial_accuracy(wrapped, attack, x, y, 0.0, 10, 10, 0, cpu) == clean
+    adv = adversarial_examples(wrapped, attack, x, y, 0.1, 10, 10, 0, cpu)
+    assert adv.shape == x.shape and float((adv - x).abs().max()) <= 0.1 + 1e-6 and 0 <= float(adv.min())
+    assert float(adv.max()) <= 1 and not torch.equal(adv, x)
+    assert torch.equal(adversarial_examples(wrapped, attack, x, y, 0.1, 10, 10, 0, cpu), adv)  # seeded
 
 
 def test_pgd_is_stronger_than_fgsm_which_hurts_a_trained_model(digits, trained, cpu):

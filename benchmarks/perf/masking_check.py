@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -25,7 +26,6 @@ from typing import Any
 
 import torch
 from tabulate import tabulate
-from torch import Tensor
 
 from benchmarks.allocator import keep_freed_memory
 from benchmarks.cost import cpu_model, resolve_device
@@ -33,10 +33,9 @@ from benchmarks.data import load_dataset
 from benchmarks.evaluator import apply_hints
 from benchmarks.robustness import RobustnessSpec
 from benchmarks.robustness.attacks import (
-    PGD_STEP_FACTOR,
     NormalizedModel,
-    _torchattacks,
     adversarial_accuracy,
+    adversarial_examples,
     attack_subset,
     clean_accuracy,
 )
@@ -68,17 +67,10 @@ def _label(cell: Cell) -> str:
     return f"{cell.method}:{cell.eval.loss_spec().name}"
 
 
-def _stepped(attack: Any, model: NormalizedModel, x: Tensor, y: Tensor, seed: int, batch: int = 64) -> Tensor:
-    """Adversarial copies of x from ``attack``, in batches, with a seeded random start."""
-    model.eval()
-    with torch.random.fork_rng(devices=[]), torch.autocast("cpu", enabled=False):
-        torch.manual_seed(seed)
-        return torch.cat([attack(x[i : i + batch], y[i : i + batch]) for i in range(0, len(y), batch)])
-
-
-def _acc(model: NormalizedModel, x: Tensor, y: Tensor) -> float:
-    with torch.no_grad():
-        return round(100.0 * float((model(x).argmax(1) == y).float().mean()), 2)
+def _white_box(panel_steps: int, strong_steps: int) -> dict[str, tuple[str, int]]:
+    """Each white-box column: the registered attack and its number of steps."""
+    return {"pgd10": ("pgd", panel_steps), "pgd100": ("pgd", strong_steps), "apgd_ce": ("apgd-ce", strong_steps),
+            "apgd_dlr": ("apgd-dlr", strong_steps)}
 
 
 def check(suite_name: str, wanted: list[str], seed: int, eps: float, size: int, strong_steps: int,
@@ -92,7 +84,6 @@ def check(suite_name: str, wanted: list[str], seed: int, eps: float, size: int, 
     x, y = attack_subset(data.test_x, data.test_y, size, spec.seed)
     stored = Path("reports") / suite.name / "records"
     records = {r["key"]: r for r in load_records(stored)} if stored.is_dir() else {}
-    ta = _torchattacks()
     models: dict[str, NormalizedModel] = {}
     rows = []
     for cell in [full] + [c for c in cells if c is not full and c.key != full.key]:
@@ -108,23 +99,18 @@ def check(suite_name: str, wanted: list[str], seed: int, eps: float, size: int, 
             "cell": _label(cell), "key": cell.key,
             "record_clean_acc": rec.get("test_acc"), "record_pgd10": panel.get(f"pgd@{eps:g}"),
             "clean_subset": round(clean_accuracy(model, x, y, device), 2),
-            "pgd10": round(adversarial_accuracy(model, "pgd", x, y, eps, spec.pgd_steps, data.num_classes,
-                                                spec.seed, device), 2),
         }
-        strong = ta.PGD(model, eps=eps, alpha=PGD_STEP_FACTOR * eps / strong_steps, steps=strong_steps,
-                        random_start=True)
-        row["pgd100"] = _acc(model, _stepped(strong, model, x, y, spec.seed), y)
-        for loss in ("ce", "dlr"):
-            apgd = ta.APGD(model, norm="Linf", eps=eps, steps=strong_steps, n_restarts=1, loss=loss, seed=spec.seed)
-            row[f"apgd_{loss}"] = _acc(model, _stepped(apgd, model, x, y, spec.seed), y)
+        for column, (attack, steps) in _white_box(spec.pgd_steps, strong_steps).items():
+            row[column] = round(adversarial_accuracy(model, attack, x, y, eps, steps, data.num_classes, spec.seed,
+                                                     device), 2)
         rows.append(row)
         row["seconds"] = round(time.perf_counter() - start, 1)
         print(json.dumps(row), flush=True)
-    source = models[full.key]
-    crafted = _stepped(ta.PGD(source, eps=eps, alpha=PGD_STEP_FACTOR * eps / spec.pgd_steps, steps=spec.pgd_steps,
-                              random_start=True), source, x, y, spec.seed)
+    crafted = adversarial_examples(models[full.key], "pgd", x, y, eps, spec.pgd_steps, data.num_classes, spec.seed,
+                                   device)
     for row in rows:
-        row["transfer_pgd10"] = None if row["key"] == full.key else _acc(models[row["key"]], crafted, y)
+        row["transfer_pgd10"] = (None if row["key"] == full.key else
+                                 round(clean_accuracy(models[row["key"]], crafted, y, device), 2))
     return {"suite": suite.name, "seed": seed, "eps": eps, "subset": len(y), "subset_seed": spec.seed,
             "strong_steps": strong_steps, "panel_pgd_steps": spec.pgd_steps, "rows": rows}
 
@@ -174,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     doc.update(machine=cpu_model(), threads=args.threads, torch=torch.__version__, commit=commit,
                date=date.today().isoformat(),
                command="python -m benchmarks.perf.masking_check " + " ".join(argv if argv is not None else
-                                                                           __import__("sys").argv[1:]))
+                                                                           sys.argv[1:]))
     out = Path(args.out)
     out.with_suffix(".json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
     out.with_suffix(".md").write_text(markdown(doc))

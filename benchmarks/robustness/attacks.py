@@ -69,6 +69,13 @@ def _pgd(model: nn.Module, s: AttackSettings) -> Any:
                                random_start=True)
 
 
+def _apgd(loss: str) -> Callable[[nn.Module, AttackSettings], Any]:
+    def build(model: nn.Module, s: AttackSettings) -> Any:
+        return _torchattacks().APGD(model, norm="Linf", eps=s.eps, steps=s.steps, n_restarts=1, loss=loss, seed=s.seed)
+
+    return build
+
+
 def _autoattack(model: nn.Module, s: AttackSettings) -> Any:
     return _torchattacks().AutoAttack(model, norm="Linf", eps=s.eps, version="standard", n_classes=s.num_classes,
                                       seed=s.seed)
@@ -77,6 +84,10 @@ def _autoattack(model: nn.Module, s: AttackSettings) -> Any:
 ATTACKS: Registry[AttackEntry] = Registry("attack")
 ATTACKS.register("fgsm", AttackEntry(_fgsm, "FGSM (Goodfellow et al. 2015), one signed-gradient step of eps"))
 ATTACKS.register("pgd", AttackEntry(_pgd, "PGD (Madry et al. 2018), random start, steps of 2.5 eps / steps"))
+ATTACKS.register("apgd-ce", AttackEntry(_apgd("ce"), "APGD with the cross-entropy loss (Croce & Hein 2020), "
+                                       "step size adapted per step; `pgd_steps` iterations, one restart"))
+ATTACKS.register("apgd-dlr", AttackEntry(_apgd("dlr"), "APGD with the DLR loss (Croce & Hein 2020), which no "
+                                         "rescaling of the logits flattens; `pgd_steps` iterations, one restart"))
 ATTACKS.register("autoattack", AttackEntry(_autoattack, "AutoAttack standard (Croce & Hein 2020): slow, optional"))
 
 
@@ -93,29 +104,34 @@ def _correct(model: nn.Module, x: Tensor, y: Tensor) -> int:
         return int((model(x).argmax(1) == y).sum())
 
 
-def adversarial_accuracy(model: NormalizedModel, attack: str, x: Tensor, y: Tensor, eps: float, steps: int,
-                         num_classes: int, seed: int, device: torch.device) -> float:
-    """Top-1 accuracy (percent) on attacked copies of (x, y); fp32, seeded random starts. The model is put
-    in eval mode (and left there) so that no BatchNorm statistic moves."""
+def adversarial_examples(model: NormalizedModel, attack: str, x: Tensor, y: Tensor, eps: float, steps: int,
+                         num_classes: int, seed: int, device: torch.device) -> Tensor:
+    """Attacked copies of (x, y) on ``device``, crafted in fp32 batches from one seeded random state; the model
+    is put in eval mode (and left there) so that no BatchNorm statistic moves. Also the source of a transfer
+    attack: the copies crafted on one model can be scored on another with ``clean_accuracy``."""
     entry = ATTACKS.get(attack)
     model.eval()
     if not 0.0 <= eps <= 1.0:
         raise UserError(f"epsilon {eps} is outside [0, 1] (pixel units)")
     atk = entry.build(model, AttackSettings(float(eps), steps, num_classes, seed))
     batch = ATTACK_BATCH.get(device.type, 500)
-    correct = 0
     devices = [device] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices), torch.autocast(device.type, enabled=False):
         torch.manual_seed(seed)
-        for i in range(0, len(y), batch):
-            xb, yb = x[i : i + batch].to(device).float(), y[i : i + batch].to(device)
-            adv = atk(xb, yb)
-            correct += _correct(model, adv, yb)
-    return 100.0 * correct / max(1, len(y))
+        return torch.cat([atk(x[i : i + batch].to(device).float(), y[i : i + batch].to(device)).detach()
+                          for i in range(0, len(y), batch)])  # APGD hands back images that still require grad
+
+
+def adversarial_accuracy(model: NormalizedModel, attack: str, x: Tensor, y: Tensor, eps: float, steps: int,
+                         num_classes: int, seed: int, device: torch.device) -> float:
+    """Top-1 accuracy (percent) on ``adversarial_examples`` of (x, y)."""
+    adv = adversarial_examples(model, attack, x, y, eps, steps, num_classes, seed, device)
+    return clean_accuracy(model, adv, y, device)
 
 
 def clean_accuracy(model: NormalizedModel, x: Tensor, y: Tensor, device: torch.device) -> float:
-    """fp32 accuracy (percent) on the attack subset, batched as the attacks are: their epsilon-0 reference."""
+    """fp32 accuracy (percent) on (x, y), batched as the attacks are: on the attack subset, their epsilon-0
+    reference; on attacked copies, the attack's accuracy."""
     model.eval()
     batch = ATTACK_BATCH.get(device.type, 500)
     with torch.autocast(device.type, enabled=False):
