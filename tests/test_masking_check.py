@@ -41,6 +41,8 @@ def test_cells_are_named_by_method_and_loss_and_ambiguity_is_refused(suite_path)
     suite = load_suite(suite_path)
     (gift,) = pick_cells(suite, ["soft_random:gift"], 0)
     assert gift.method == "soft_random" and gift.eval.loss_spec().name == "gift"
+    (kl,) = pick_cells(suite, ["soft_random:kl(T=4.0,t2=False)"], 0)
+    assert kl.eval.loss_spec().params == {"T": 4.0, "t2": False}
     with pytest.raises(SystemExit, match="names 2 cells"):
         pick_cells(suite, ["soft_random"], 0)
     with pytest.raises(SystemExit, match="names 0 cells"):
@@ -52,10 +54,11 @@ def test_attacks_keep_clean_accuracy_at_zero_and_never_raise_it(suite_path, eps,
     monkeypatch.chdir(tmp_path)  # no records folder here: the record columns stay empty, nothing is written
     doc = check(suite_path, ["random", "soft_random:kl"], 0, eps, 60, 5, cpu)
     rows = {r["cell"]: r for r in doc["rows"]}
-    assert list(rows) == ["full:ce", "random:ce", "soft_random:kl"] and doc["subset"] == 60
+    assert list(rows) == ["full:ce(label_smoothing=0.0)", "random:ce(label_smoothing=0.0)", "soft_random:kl(T=4.0,t2=False)"]
+    assert doc["subset"] == 60
     for name, r in rows.items():
         attacked = [r[c] for c in ATTACK_COLUMNS if r[c] is not None]
-        assert len(attacked) == len(ATTACK_COLUMNS) - (name == "full:ce")  # the source is not attacked by itself
+        assert len(attacked) == len(ATTACK_COLUMNS) - name.startswith("full:")  # the source is not attacked by itself
         assert r["record_clean_acc"] is None and r["clean_subset"] > 20
         if eps == 0.0:
             assert attacked == [r["clean_subset"]] * len(attacked)

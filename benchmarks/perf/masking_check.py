@@ -44,27 +44,33 @@ from benchmarks.seeding import pin_runtime
 from benchmarks.spec import Cell
 from benchmarks.suite import Suite, load_suite
 from benchmarks.training import train
-from reports.frame import load_records
+from reports.frame import load_records, loss_label
 
 ATTACK_COLUMNS = ("pgd10", "pgd100", "apgd_ce", "apgd_dlr", "transfer_pgd10")
 
 
 def pick_cells(suite: Suite, wanted: list[str], seed: int) -> list[Cell]:
-    """The suite's cells of seed ``seed`` for each ``method`` or ``method:loss`` asked for, in that order."""
+    """The suite's cells of seed ``seed`` for each ``method`` or ``method:loss`` asked for, in that order; the loss
+    by its name (``kl``) or, where the suite has several settings of it, its full label (``kl(T=4.0,t2=True)``)."""
     cells = [c for c in suite.cells() if c.eval.seed == seed]
     out = []
     for w in wanted:
         method, _, loss = w.partition(":")
-        found = [c for c in cells if c.method == method and (not loss or c.eval.loss_spec().name == loss)]
+        found = [c for c in cells if c.method == method and (not loss or loss in (c.eval.loss_spec().name, _loss(c)))]
         if len(found) != 1:
             raise SystemExit(f"masking_check: {w!r} names {len(found)} cells of {suite.name} at seed {seed}; "
-                             "name one (method or method:loss)")
+                             "name one (method, method:loss or method:loss(params) as the report labels it)")
         out.append(found[0])
     return out
 
 
+def _loss(cell: Cell) -> str:
+    spec = cell.eval.loss_spec()
+    return loss_label({"name": spec.name, "params": spec.params})
+
+
 def _label(cell: Cell) -> str:
-    return f"{cell.method}:{cell.eval.loss_spec().name}"
+    return f"{cell.method}:{_loss(cell)}"
 
 
 def _white_box(panel_steps: int, strong_steps: int) -> dict[str, tuple[str, int]]:
