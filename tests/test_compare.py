@@ -81,10 +81,12 @@ def test_bare_methods_pair_loss_by_loss():
 
 def test_committed_cross_optimizer_gift_vs_kl():
     df = load_cells("cross-optimizer", str(REPO / "reports" / "cross-optimizer" / "records"))
-    r = compare(df, "rded:gift", "rded:kl", ["optimizer"])
+    with pytest.raises(UserError, match="several loss settings"):  # KL with and without T^2
+        compare(df, "rded:gift", "rded:kl", ["optimizer"])
+    r = compare(df, "rded:gift", "rded:kl(T=20.0,t2=False)", ["optimizer"])
     ok = df[df.status == "ok"]
     gift = ok[(ok.method == "rded") & (ok.loss_name == "gift")].sort_values(["optimizer", "seed"])
-    kl = ok[(ok.method == "rded") & (ok.loss_name == "kl")].sort_values(["optimizer", "seed"])
+    kl = ok[(ok.method == "rded") & (ok.loss == "kl(T=20.0,t2=False)")].sort_values(["optimizer", "seed"])
     diffs = gift["test_acc"].to_numpy() - kl["test_acc"].to_numpy()
     o = r["overall"]
     assert o["n"] == len(diffs) == 14 and o["mean_diff"] == pytest.approx(diffs.mean())
@@ -96,11 +98,12 @@ def test_cli_module(capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("DDBENCH_REPORTS", str(REPO / "reports"))
     parser = argparse.ArgumentParser()
     compare_cli.add_parser(parser.add_subparsers(dest="cmd"))
-    compare_cli.run(parser.parse_args(["compare", "cross-optimizer", "rded:gift", "rded:kl", "--by", "optimizer"]))
+    compare_cli.run(parser.parse_args(["compare", "cross-optimizer", "rded:gift", "rded:kl(T=20.0,t2=True)", "--by",
+                                       "optimizer"]))
     out = capsys.readouterr().out
-    assert out.startswith("## rded:gift vs rded:kl") and "optimizer=sgd" in out
+    assert out.startswith("## rded:gift vs rded:kl(T=20.0,t2=True)") and "optimizer=sgd" in out
     compare_cli.run(parser.parse_args(["compare", "cross-optimizer", "soft_random", "rded", "--json"]))
-    assert json.loads(capsys.readouterr().out)["overall"]["n"] == 28
+    assert json.loads(capsys.readouterr().out)["overall"]["n"] == 42  # 7 optimizers x 2 seeds x 3 losses
     with pytest.raises(UserError, match="rded:gift"):
         compare_cli.run(parser.parse_args(["compare", "cross-optimizer", "dsa", "rded"]))
     with pytest.raises(UserError, match="no records"):

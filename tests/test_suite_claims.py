@@ -60,6 +60,16 @@ def plateau_teacher(model: str = "convnet3") -> Callable[[list[Record]], bool]:
     return check
 
 
+def kl_with_and_without_t2(rs: list[Record]) -> bool:
+    """soft_random and rded each have KL (T = 4) records with and without the T^2 factor."""
+    seen: dict[str, set[bool]] = {}
+    for r in ok(rs):
+        loss = r["config"]["eval"]["loss"]
+        if r["config"]["method"] in ("soft_random", "rded") and loss["name"] == "kl" and loss["params"]["T"] == 4.0:
+            seen.setdefault(r["config"]["method"], set()).add(bool(loss["params"]["t2"]))
+    return seen == {"soft_random": {False, True}, "rded": {False, True}}
+
+
 def one_lr_per_architecture(rs: list[Record]) -> bool:
     chosen: dict[tuple, set[float]] = {}
     for r in ok(rs):
@@ -123,6 +133,8 @@ CLAIMS: list[tuple[str, str, Callable[[list[Record]], bool]]] = [
     ("robustness-mnist", "baselines-mnist's protocol: SGD-momentum 0.01, 500 steps, batch 256, DSA",
      lambda rs: fixed_lr(0.01)(rs) and evals(500, 256, "dsa")(rs)),
     ("robustness-mnist", "teacher: ConvNet-3 width 32, 1 epoch", teacher("convnet3_w32", 1)),
+    ("robustness-mnist", "KL at T = 4 is evaluated twice for soft_random and rded: no T^2, and T^2",
+     kl_with_and_without_t2),
     ("robustness-fashion-mnist", "SGD-momentum 0.01, 500 steps, batch 256, DSA",
      lambda rs: fixed_lr(0.01)(rs) and evals(500, 256, "dsa")(rs)),
 ]
