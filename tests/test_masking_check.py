@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.perf.masking_check import ATTACK_COLUMNS, check, markdown, pick_cells
+from benchmarks.perf.masking_check import ATTACK_COLUMNS, DEFAULT_CELLS, check, markdown, pick_cells
 from benchmarks.suite import load_suite
 
 SUITE = """name = "masking-tiny"
@@ -47,6 +47,11 @@ def test_cells_are_named_by_method_and_loss_and_ambiguity_is_refused(suite_path)
         pick_cells(suite, ["soft_random"], 0)
     with pytest.raises(SystemExit, match="names 0 cells"):
         pick_cells(suite, ["random"], 7)
+
+
+def test_the_default_cells_each_name_one_cell_of_the_packaged_suite():
+    cells = pick_cells(load_suite("robustness-mnist"), list(DEFAULT_CELLS), 0)
+    assert [c.method for c in cells] == ["full", "herding", "soft_random", "rded", "rded"]
 
 
 @pytest.mark.parametrize("eps", [0.0, 0.3])

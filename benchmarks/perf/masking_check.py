@@ -9,7 +9,7 @@ PGD-100; APGD with the cross-entropy and with the DLR loss (Croce & Hein 2020, v
 examples crafted on the full-data model of the same seed (a transfer attack, which no masked gradient stops).
 White-box PGD accuracy well above the stronger or the transferred attacks' is the sign of masking.
 
-``python -m benchmarks.perf.masking_check --suite robustness-mnist --cells full herding soft_random rded:gift``
+``python -m benchmarks.perf.masking_check --suite robustness-mnist --cells full herding "rded:kl(T=4.0,t2=True)" rded:gift``
 writes ``--out``.json and .md (default reports/bench/gradient_masking).
 """
 
@@ -46,6 +46,7 @@ from benchmarks.suite import Suite, load_suite
 from benchmarks.training import train
 from reports.frame import load_records, loss_label
 
+DEFAULT_CELLS = ("full", "herding", "soft_random:kl(T=4.0,t2=True)", "rded:kl(T=4.0,t2=True)", "rded:gift")
 ATTACK_COLUMNS = ("pgd10", "pgd100", "apgd_ce", "apgd_dlr", "transfer_pgd10")
 
 
@@ -150,7 +151,7 @@ def markdown(doc: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--suite", default="robustness-mnist")
-    p.add_argument("--cells", nargs="+", default=["full", "herding", "soft_random", "rded:gift"],
+    p.add_argument("--cells", nargs="+", default=list(DEFAULT_CELLS),
                    help="method or method:loss of the suite's cells (the full-data cell is always included)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--eps", type=float, default=0.1)
