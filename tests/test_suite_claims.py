@@ -138,6 +138,8 @@ CLAIMS: list[tuple[str, str, Callable[[list[Record]], bool]]] = [
     ("cross-arch-fair", "KL (T = 4) carries Hinton's T^2 factor here",
      lambda rs: all(r["config"]["eval"]["loss"]["params"].get("t2") for r in rs
                     if r["config"]["eval"]["loss"]["name"] == "kl")),
+    ("robustness-fashion-mnist", "KL at T = 4 is evaluated twice for soft_random and rded: no T^2, and T^2",
+     kl_with_and_without_t2),
     ("robustness-fashion-mnist", "SGD-momentum 0.01, 500 steps, batch 256, DSA",
      lambda rs: fixed_lr(0.01)(rs) and evals(500, 256, "dsa")(rs)),
 ]
