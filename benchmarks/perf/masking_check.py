@@ -47,7 +47,6 @@ from benchmarks.training import train
 from reports.frame import load_records, loss_label
 
 DEFAULT_CELLS = ("full", "herding", "soft_random:kl(T=4.0,t2=True)", "rded:kl(T=4.0,t2=True)", "rded:gift")
-ATTACK_COLUMNS = ("pgd10", "pgd100", "apgd_ce", "apgd_dlr", "transfer_pgd10")
 
 
 def pick_cells(suite: Suite, wanted: list[str], seed: int) -> list[Cell]:
@@ -78,6 +77,9 @@ def _white_box(panel_steps: int, strong_steps: int) -> dict[str, tuple[str, int]
     """Each white-box column: the registered attack and its number of steps."""
     return {"pgd10": ("pgd", panel_steps), "pgd100": ("pgd", strong_steps), "apgd_ce": ("apgd-ce", strong_steps),
             "apgd_dlr": ("apgd-dlr", strong_steps)}
+
+
+ATTACK_COLUMNS = (*_white_box(0, 0), "transfer_pgd10")  # the report's attack columns, in order
 
 
 def check(suite_name: str, wanted: list[str], seed: int, eps: float, size: int, strong_steps: int,
