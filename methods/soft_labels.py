@@ -1,10 +1,11 @@
-"""Soft-label methods built on a cached teacher: ``soft_random`` (static) and ``rded`` (online).
+"""Soft-label methods built on a cached teacher: ``soft_random`` and ``rded_static`` (static), ``rded`` (online).
 
 ``soft_random`` (Qin et al. 2024's strong baseline): IPC random real images per class, each
 labelled once with the teacher's softmax (an early-stopped teacher is just one with few epochs).
 ``rded`` (Sun et al. 2024): per class, random crops of real images scored by the teacher's
 cross-entropy; the most realistic f x f patches are stitched into each image, and the student is
-relabelled online by the teacher on every augmented batch. GIFT is not a method here: it is the
+relabelled online by the teacher on every augmented batch. ``rded_static`` keeps RDED's images and labels each
+once, as ``soft_random`` does: the ablation that tells RDED's crops from its relabelling. GIFT is not a method here: it is the
 ``gift`` loss, applicable to any of these artifacts.
 """
 
@@ -92,11 +93,10 @@ def _stitch(patches: Tensor, ipc: int, factor: int) -> Tensor:
     return torch.stack(rows)
 
 
-@register_method("rded", label_kind="online", factor=1, candidates=300, crops=5, **TEACHER,
-                 smoke={"teacher_epochs": 1, "candidates": 12, "crops": 2},
-                 description="RDED: the teacher's most realistic crops per class, stitched f x f; online relabelling")
-def rded(data: RealData, budget: Budget, seed: int, device: torch.device, factor: int, candidates: int, crops: int,
-         teacher_model: str, teacher_epochs: int, teacher_seed: int) -> DistilledSet:
+def _rded_set(data: RealData, budget: Budget, seed: int, device: torch.device, factor: int, candidates: int,
+              crops: int, teacher_model: str, teacher_epochs: int, teacher_seed: int) -> tuple[Tensor, Tensor, Teacher, dict]:
+    """RDED's images (per class, the teacher's lowest-CE crops, stitched f x f), their classes, the teacher and the
+    set's metadata."""
     if factor < 1 or data.size % factor:
         raise UserError(f"rded factor must be a positive divisor of the image size {data.size}, got {factor}")
     teacher = teacher_for(data, teacher_model, teacher_epochs, teacher_seed, device)
@@ -114,6 +114,32 @@ def rded(data: RealData, budget: Budget, seed: int, device: torch.device, factor
         images.append(_stitch(best[keep], budget.ipc, factor) if factor > 1 else best[keep])
         labels.append(torch.full((budget.ipc,), c, dtype=torch.long))
         scores.append(ce[keep].mean())
-    return DistilledSet(torch.cat(images).contiguous(), torch.cat(labels), "online", data.num_classes,
-                        teacher=teacher.key, meta={**_teacher_meta(teacher), "factor": factor, "candidates": candidates,
-                                                   "crops": crops, "mean_kept_ce": round(float(torch.stack(scores).mean()), 5)})
+    meta = {**_teacher_meta(teacher), "factor": factor, "candidates": candidates, "crops": crops,
+            "mean_kept_ce": round(float(torch.stack(scores).mean()), 5)}
+    return torch.cat(images).contiguous(), torch.cat(labels), teacher, meta
+
+
+RDED = dict(factor=1, candidates=300, crops=5, **TEACHER, smoke={"teacher_epochs": 1, "candidates": 12, "crops": 2})
+
+
+@register_method("rded", label_kind="online", **RDED,
+                 description="RDED: the teacher's most realistic crops per class, stitched f x f; online relabelling")
+def rded(data: RealData, budget: Budget, seed: int, device: torch.device, factor: int, candidates: int, crops: int,
+         teacher_model: str, teacher_epochs: int, teacher_seed: int) -> DistilledSet:
+    images, classes, teacher, meta = _rded_set(data, budget, seed, device, factor, candidates, crops, teacher_model,
+                                               teacher_epochs, teacher_seed)
+    return DistilledSet(images, classes, "online", data.num_classes, teacher=teacher.key, meta=meta)
+
+
+@register_method("rded_static", label_kind="soft", temperature=1.0, **RDED,
+                 description="RDED's images labelled once by the teacher (static soft labels): separates its crops "
+                             "from its online relabelling")
+def rded_static(data: RealData, budget: Budget, seed: int, device: torch.device, temperature: float, factor: int,
+                candidates: int, crops: int, teacher_model: str, teacher_epochs: int, teacher_seed: int) -> DistilledSet:
+    """The same images as ``rded`` with the same seed; each labelled with the teacher's softmax as ``soft_random``
+    labels its random images, so that training never queries the teacher on an augmented view."""
+    images, _, teacher, meta = _rded_set(data, budget, seed, device, factor, candidates, crops, teacher_model,
+                                         teacher_epochs, teacher_seed)
+    probs = F.softmax(teacher.logits(data.normalize(images.to(device))).cpu() / temperature, 1)
+    return DistilledSet(images, probs, "soft", data.num_classes, teacher=teacher.key,
+                        meta={**meta, "temperature": temperature})

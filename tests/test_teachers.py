@@ -9,7 +9,7 @@ import benchmarks.teachers as teachers
 import benchmarks.training as training
 from benchmarks.errors import UserError
 from benchmarks.evaluator import evaluate
-from benchmarks.methods import Budget, run_method
+from benchmarks.methods import METHODS, Budget, run_method
 from benchmarks.spec import EvalConfig
 from benchmarks.teachers import TeacherConfig, get_teacher, label_cost, list_teachers
 
@@ -78,7 +78,20 @@ def test_label_cost_counts_the_teacher_for_online_labels(digits, cpu):
     assert online["teacher_flops_per_step"] == 10 * teacher.record["forward_flops_per_image"] > 0
 
 
-@pytest.mark.parametrize("method", ["soft_random", "rded"])
+TEACHER_METHODS = [n for n, e in METHODS.items() if "teacher_model" in e.params]
+
+
+def test_rded_static_has_rdeds_images_with_the_teachers_softmax_as_static_labels(digits, cpu):
+    params = {"teacher_model": CFG.model, "teacher_epochs": CFG.epochs, "candidates": 12, "crops": 2}
+    online = run_method("rded", digits, Budget(2), 0, cpu, params)
+    static = run_method("rded_static", digits, Budget(2), 0, cpu, params)
+    assert torch.equal(online.images, static.images) and static.label_kind == "soft"
+    teacher = get_teacher(CFG, cpu)
+    torch.testing.assert_close(static.labels, torch.softmax(teacher.logits(digits.normalize(static.images)), 1))
+    assert static.meta["mean_kept_ce"] == online.meta["mean_kept_ce"] and static.teacher == online.teacher
+
+
+@pytest.mark.parametrize("method", TEACHER_METHODS)
 def test_every_soft_label_record_carries_its_teachers_strength(tmp_path, cpu, method):
     from benchmarks.driver import run_suite
     from benchmarks.store import Store
@@ -121,13 +134,12 @@ def test_a_plateau_teacher_drops_its_lr_at_each_plateau_stops_at_the_last_and_ke
 def test_fixed_epoch_teachers_keep_their_keys_and_plateau_is_the_methods_default(digits, cpu):
     from dataclasses import asdict
 
-    from benchmarks.methods import METHODS
     from benchmarks.spec import stable_hash
 
     legacy = {k: v for k, v in asdict(CFG).items() if k != "patience"}
     assert CFG.key == stable_hash(legacy)  # cached teachers and the artifacts naming them stay valid
     assert TeacherConfig.plateau("digits", "lenet", 0).key != TeacherConfig("digits", "lenet", 0, 30).key
-    for method in ("soft_random", "rded"):
+    for method in TEACHER_METHODS:
         assert METHODS.get(method).params["teacher_epochs"] == 0
     with pytest.raises(UserError, match="patience"):
         TeacherConfig("digits", "lenet", patience=-1).check()
