@@ -36,6 +36,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from benchmarks.perf.bench_files import write_bench
+
 PY = sys.executable
 SIZES = {10: 10, 100: 50, 500: 50}  # N base images -> the official inner batch
 OUTER = 1024
@@ -263,11 +265,7 @@ def main(argv: list[str] | None = None) -> int:
            "threads": args.threads, "epochs": args.epochs,
            "machine": prov.get("cpu") or prov.get("device"), "torch": prov.get("torch"), "commit": prov.get("commit"),
            "date": time.strftime("%Y-%m-%d"), "results": [measure(args, n) for n in sizes]}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(doc, indent=1) + "\n")
-    out.with_suffix(".md").write_text(markdown(doc))
-    print(markdown(doc))
+    print(write_bench(doc, args.out, markdown))
     return 0
 
 

@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from benchmarks.perf.bench_files import write_bench
+
 OUTER = 1024
 META_STEP = Path("reports/bench/ld_meta_step.json")
 
@@ -184,11 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         official = next(r for r in json.loads(META_STEP.read_text())["results"] if r["n_base"] == 100)
         doc["official_ms"] = official["official"]["cpu_s_per_iteration"]["mean"] * 1e3
         doc["target_ms"] = round(doc["official_ms"] / 4, 2)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(doc, indent=1) + "\n")
-    out.with_suffix(".md").write_text(markdown(doc))
-    print(markdown(doc))
+    print(write_bench(doc, args.out, markdown))
     return 0
 
 
