@@ -1,12 +1,14 @@
-"""Soft-label methods built on a cached teacher: ``soft_random`` and ``rded_static`` (static), ``rded`` (online).
+"""Soft-label methods built on a cached teacher: ``soft_random`` and ``rded_static`` (static labels), ``rded`` and
+``random_online`` (online).
 
 ``soft_random`` (Qin et al. 2024's strong baseline): IPC random real images per class, each
 labelled once with the teacher's softmax (an early-stopped teacher is just one with few epochs).
 ``rded`` (Sun et al. 2024): per class, random crops of real images scored by the teacher's
 cross-entropy; the most realistic f x f patches are stitched into each image, and the student is
 relabelled online by the teacher on every augmented batch. ``rded_static`` keeps RDED's images and labels each
-once, as ``soft_random`` does: the ablation that tells RDED's crops from its relabelling. GIFT is not a method here: it is the
-``gift`` loss, applicable to any of these artifacts.
+once, as ``soft_random`` does, and ``random_online`` relabels soft_random's images online: with these two, the
+four cover images (random or RDED's crops) x labels (static or online), which tells RDED's crops from its
+relabelling. GIFT is not a method here: it is the ``gift`` loss, applicable to any of these artifacts.
 """
 
 from __future__ import annotations
@@ -49,17 +51,34 @@ def _teacher_meta(t: Teacher) -> dict[str, object]:
 TEACHER = dict(teacher_model="convnet3", teacher_epochs=0, teacher_seed=0)
 
 
+def _random_images(data: RealData, budget: Budget, seed: int) -> DistilledSet:
+    """IPC random real training images per class, drawn from the seed alone (shared by the random soft-label rows)."""
+    gen = generator(seed)
+    return per_class(data, budget.ipc, lambda c, idx: idx[torch.randperm(len(idx), generator=gen)])
+
+
 @register_method("soft_random", label_kind="soft", temperature=1.0, **TEACHER, smoke={"teacher_epochs": 1},
                  description="random real images per class with a teacher's static soft labels")
 def soft_random(data: RealData, budget: Budget, seed: int, device: torch.device, temperature: float,
                 teacher_model: str, teacher_epochs: int, teacher_seed: int) -> DistilledSet:
     teacher = teacher_for(data, teacher_model, teacher_epochs, teacher_seed, device)
-    gen = generator(seed)
-    chosen = per_class(data, budget.ipc, lambda c, idx: idx[torch.randperm(len(idx), generator=gen)])
+    chosen = _random_images(data, budget, seed)
     logits = teacher.logits(data.normalize(chosen.images.to(device))).cpu()
     probs = F.softmax(logits / temperature, 1)
     return DistilledSet(chosen.images, probs, "soft", data.num_classes, teacher=teacher.key,
                         meta={**chosen.meta, **_teacher_meta(teacher), "temperature": temperature})
+
+
+@register_method("random_online", label_kind="online", **TEACHER, smoke={"teacher_epochs": 1},
+                 description="soft_random's images relabelled online by the teacher on every augmented batch")
+def random_online(data: RealData, budget: Budget, seed: int, device: torch.device, teacher_model: str,
+                  teacher_epochs: int, teacher_seed: int) -> DistilledSet:
+    """With soft_random (same images, static labels), rded_static and rded, the fourth corner of images (random or
+    RDED's crops) x labels (static or online)."""
+    teacher = teacher_for(data, teacher_model, teacher_epochs, teacher_seed, device)
+    chosen = _random_images(data, budget, seed)
+    return DistilledSet(chosen.images, chosen.labels, "online", data.num_classes, teacher=teacher.key,
+                        meta={**chosen.meta, **_teacher_meta(teacher)})
 
 
 def _best_crops(images: Tensor, cls: int, teacher: Teacher, data: RealData, crops: int, factor: int,

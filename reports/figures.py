@@ -37,7 +37,7 @@ HATCHES = ("", "xx", "oo", "++")  # a method's own pattern: it tells apart metho
 IPC_HATCHES = ("", "//", "..", "--", "||")  # added to the method's pattern in bars: one per ipc
 # Known methods get fixed slots (so the field's usual lines look the same in every figure); others hash to one.
 METHOD_ORDER = ("random", "herding", "kcenter", "full", "ld", "ld_rr", "ld_warm", "base_true", "base_smooth",
-                "soft_random", "rded", "dd", "dc", "dsa", "dm", "mtt", "rded_static")
+                "soft_random", "rded", "dd", "dc", "dsa", "dm", "mtt", "rded_static", "random_online")
 LEGEND = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "borderaxespad": 0.0}  # outside, right of the axes
 METADATA = {".png": {"Software": None}, ".pdf": {"Creator": None, "Producer": None, "CreationDate": None},
             ".svg": {"Creator": None, "Date": None}}

@@ -155,7 +155,7 @@ ARTIFACT_REUSE = [
     ("ld-warm-mnist", "ld-paper-mnist", {"ld_warm"}),
     ("loss-study", "ld-paper-mnist", {"rded", "soft_random"}),
     ("cross-optimizer", "loss-study", set()),
-    ("robustness-mnist", "baselines-mnist", {"soft_random", "rded", "ld", "ld_rr"}),
+    ("robustness-mnist", "baselines-mnist", {"soft_random", "rded", "ld", "ld_rr", "rded_static", "random_online"}),
     ("cross-arch-fair", "robustness-mnist", set()),
 ]
 

@@ -91,6 +91,15 @@ def test_rded_static_has_rdeds_images_with_the_teachers_softmax_as_static_labels
     assert static.meta["mean_kept_ce"] == online.meta["mean_kept_ce"] and static.teacher == online.teacher
 
 
+def test_random_online_has_soft_randoms_images_with_online_labels(digits, cpu):
+    params = {"teacher_model": CFG.model, "teacher_epochs": CFG.epochs}
+    static = run_method("soft_random", digits, Budget(2), 0, cpu, params)
+    online = run_method("random_online", digits, Budget(2), 0, cpu, params)
+    assert torch.equal(static.images, online.images) and online.label_kind == "online" and online.teacher == CFG.key
+    assert online.meta["train_indices"] == static.meta["train_indices"]
+    assert torch.equal(online.labels, digits.train_y[torch.tensor(online.meta["train_indices"])])  # true classes
+
+
 @pytest.mark.parametrize("method", TEACHER_METHODS)
 def test_every_soft_label_record_carries_its_teachers_strength(tmp_path, cpu, method):
     from benchmarks.driver import run_suite
