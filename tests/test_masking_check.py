@@ -57,9 +57,10 @@ def test_the_default_cells_each_name_one_cell_of_the_packaged_suite():
 @pytest.mark.parametrize("eps", [0.0, 0.3])
 def test_attacks_keep_clean_accuracy_at_zero_and_never_raise_it(suite_path, eps, cpu, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # no records folder here: the record columns stay empty, nothing is written
-    doc = check(suite_path, ["random", "soft_random:kl"], 0, eps, 60, 5, cpu)
+    doc = check(suite_path, ["random", "soft_random:kl"], 0, eps, 60, 5, cpu, with_teachers=True)
     rows = {r["cell"]: r for r in doc["rows"]}
-    assert list(rows) == ["full:ce(label_smoothing=0.0)", "random:ce(label_smoothing=0.0)", "soft_random:kl(T=4.0,t2=False)"]
+    assert list(rows) == ["full:ce(label_smoothing=0.0)", "random:ce(label_smoothing=0.0)", "soft_random:kl(T=4.0,t2=False)",
+                          "teacher:convnet3_w32(1 epochs)"]  # the soft labels' teacher, once
     assert doc["subset"] == 60
     for name, r in rows.items():
         attacked = [r[c] for c in ATTACK_COLUMNS if r[c] is not None]

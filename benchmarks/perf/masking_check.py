@@ -7,7 +7,8 @@ cache, else distilled; the record's clean accuracy is reported beside ours as a 
 subset of the test split (``attack_subset``, as the panel draws it) at one epsilon with: the panel's PGD-10;
 PGD-100; APGD with the cross-entropy and with the DLR loss (Croce & Hein 2020, via torchattacks); and PGD-10
 examples crafted on the full-data model of the same seed (a transfer attack, which no masked gradient stops).
-White-box PGD accuracy well above the stronger or the transferred attacks' is the sign of masking.
+White-box PGD accuracy well above the stronger or the transferred attacks' is the sign of masking. With
+``--teachers`` the teachers behind the cells' soft labels are attacked too: is a student's robustness its teacher's?
 
 ``python -m benchmarks.perf.masking_check --suite robustness-mnist --cells full herding "rded:kl(T=4.0,t2=True)" rded:gift``
 writes ``--out``.json and .md (default reports/bench/gradient_masking).
@@ -43,6 +44,7 @@ from benchmarks.runner import get_artifact
 from benchmarks.seeding import pin_runtime
 from benchmarks.spec import Cell
 from benchmarks.suite import Suite, load_suite
+from benchmarks.teachers import load_teacher
 from benchmarks.training import train
 from reports.frame import load_records, loss_label
 
@@ -83,8 +85,9 @@ ATTACK_COLUMNS = (*_white_box(0, 0), "transfer_pgd10")  # the report's attack co
 
 
 def check(suite_name: str, wanted: list[str], seed: int, eps: float, size: int, strong_steps: int,
-          device: torch.device) -> dict[str, Any]:
-    """Train each cell's model and attack it; the full-data cell of the same seed supplies the transfer attack."""
+          device: torch.device, with_teachers: bool = False) -> dict[str, Any]:
+    """Train each cell's model and attack it (and, ``with_teachers``, the teachers whose labels the cells' sets carry);
+    the full-data cell of the same seed supplies the transfer attack."""
     suite = load_suite(suite_name)
     cells = pick_cells(suite, wanted, seed)
     full = pick_cells(suite, ["full"], seed)[0]
@@ -95,17 +98,13 @@ def check(suite_name: str, wanted: list[str], seed: int, eps: float, size: int, 
     records = {r["key"]: r for r in load_records(stored)} if stored.is_dir() else {}
     models: dict[str, NormalizedModel] = {}
     rows = []
-    for cell in [full] + [c for c in cells if c is not full and c.key != full.key]:
-        start = time.perf_counter()
-        ds = get_artifact(cell, device, None)
-        cfg = apply_hints(cell.eval, ds).for_device(device)
-        model = NormalizedModel(train(ds, data, cfg, cfg.base_lr(), device).model, data.normalize)
+
+    def attacked(label: str, key: str, model: NormalizedModel, rec: dict[str, Any], start: float) -> None:
         model.eval()
-        models[cell.key] = model
-        rec = records.get(cell.key, {}).get("metrics", {})
+        models[key] = model
         panel = rec.get("robustness", {}).get("summary", {})
         row: dict[str, Any] = {
-            "cell": _label(cell), "key": cell.key,
+            "cell": label, "key": key,
             "record_clean_acc": rec.get("test_acc"), "record_pgd10": panel.get(f"pgd@{eps:g}"),
             "clean_subset": round(clean_accuracy(model, x, y, device), 2),
         }
@@ -115,6 +114,21 @@ def check(suite_name: str, wanted: list[str], seed: int, eps: float, size: int, 
         rows.append(row)
         row["seconds"] = round(time.perf_counter() - start, 1)
         print(json.dumps(row), flush=True)
+
+    teachers: list[str] = []
+    for cell in [full] + [c for c in cells if c is not full and c.key != full.key]:
+        start = time.perf_counter()
+        ds = get_artifact(cell, device, None)
+        cfg = apply_hints(cell.eval, ds).for_device(device)
+        model = NormalizedModel(train(ds, data, cfg, cfg.base_lr(), device).model, data.normalize)
+        attacked(_label(cell), cell.key, model, records.get(cell.key, {}).get("metrics", {}), start)
+        if with_teachers and ds.teacher and ds.teacher not in teachers:
+            teachers.append(ds.teacher)
+    for key in teachers:  # the soft labels' source, attacked as its students are
+        start = time.perf_counter()
+        teacher = load_teacher(key, device)
+        label = f"teacher:{teacher.config.model}({teacher.record.get('epochs_kept', teacher.config.epochs)} epochs)"
+        attacked(label, key, NormalizedModel(teacher.model, data.normalize), {}, start)
     crafted = adversarial_examples(models[full.key], "pgd", x, y, eps, spec.pgd_steps, data.num_classes, spec.seed,
                                    device)
     for row in rows:
@@ -138,7 +152,9 @@ def markdown(doc: dict[str, Any]) -> str:
         f"{doc['subset_seed']}): the panel's PGD-{doc['panel_pgd_steps']} (random start), PGD-{doc['strong_steps']}, "
         f"APGD-CE and APGD-DLR ({doc['strong_steps']} steps, torchattacks), and PGD-{doc['panel_pgd_steps']} examples "
         "crafted on the full-data model (transfer). Accuracy in %. The record's columns come from the suite's own "
-        "records (test split; the panel's attack subset is larger than this one).",
+        "records (test split; the panel's attack subset is larger than this one)."
+        + (" `teacher:` rows: the cached teacher whose soft labels the cells' sets carry, attacked as its students are."
+           if any(r["cell"].startswith("teacher:") for r in doc["rows"]) else ""),
         "",
         f"Machine: {doc['machine']}, {doc['threads']} thread(s), torch {doc['torch']}; commit {doc['commit']}, "
         f"{doc['date']}.",
@@ -160,11 +176,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, default=200, help="attacked test images")
     p.add_argument("--strong-steps", type=int, default=100)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--teachers", action="store_true",
+                   help="also attack the teachers whose soft labels the chosen cells' sets carry (one row each)")
     p.add_argument("--out", default="reports/bench/gradient_masking")
     args = p.parse_args(argv)
     pin_runtime(args.threads)
     keep_freed_memory()
-    doc = check(args.suite, args.cells, args.seed, args.eps, args.size, args.strong_steps, resolve_device("cpu"))
+    doc = check(args.suite, args.cells, args.seed, args.eps, args.size, args.strong_steps, resolve_device("cpu"),
+                args.teachers)
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     doc.update(machine=cpu_model(), threads=args.threads, torch=torch.__version__, commit=commit,
                date=date.today().isoformat(),
