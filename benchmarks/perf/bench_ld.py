@@ -132,8 +132,8 @@ def official(code: str, n: int, epochs: int, loader_root: Path | None) -> dict[s
     return _timed(lambda: [run(timed) for _ in range(epochs)], epochs * BATCHES_PER_EPOCH)
 
 
-def ddbench(n: int, epochs: int) -> dict[str, float]:
-    """ddbench's ``ld`` meta-iteration (``LabelRun.step``) with the official settings."""
+def ld_run(n: int, iterations: int) -> Any:
+    """``ld``'s run on N = ``n`` MNIST base images with the official settings, after WARMUP meta-iterations."""
     import torch
 
     from benchmarks.data import load_dataset
@@ -141,11 +141,17 @@ def ddbench(n: int, epochs: int) -> dict[str, float]:
 
     data = load_dataset("mnist").for_distillation()
     s = LDSettings(**{**LD_DEFAULTS, "inner_batch": SIZES[n], "outer_batch": OUTER, "label_lr": 1e-3})
-    iterations = epochs * BATCHES_PER_EPOCH
     run = start_run(data, n // 10, WARMUP + iterations, 0, torch.device("cpu"), s,
                     lambda make: SecondOrder(Learner(make, 1e-3), 0.01))
     for _ in range(WARMUP):
         run.step()
+    return run
+
+
+def ddbench(n: int, epochs: int) -> dict[str, float]:
+    """ddbench's ``ld`` meta-iteration (``LabelRun.step``) with the official settings."""
+    iterations = epochs * BATCHES_PER_EPOCH
+    run = ld_run(n, iterations)
 
     def loop() -> None:
         for _ in range(iterations):

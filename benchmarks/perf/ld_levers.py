@@ -28,8 +28,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from benchmarks.perf.bench_files import write_bench
+from benchmarks.perf.bench_ld import OUTER, ld_run
 
-OUTER = 1024
 META_STEP = Path("reports/bench/ld_meta_step.json")
 
 
@@ -82,17 +82,8 @@ def cpu_per_call(fn: Callable[[], None], iterations: int) -> float:
 
 
 def meta_iteration(iterations: int) -> float:
-    """CPU seconds of ``ld``'s meta-iteration at N = 100 (inner batch 50, outer 1,024), after 5 warm-up steps."""
-    from benchmarks.data import load_dataset
-    from methods.label_distillation import LD_DEFAULTS, LDSettings, Learner, SecondOrder, start_run
-
-    data = load_dataset("mnist").for_distillation()
-    s = LDSettings(**{**LD_DEFAULTS, "inner_batch": 50, "outer_batch": OUTER, "label_lr": 1e-3})
-    run = start_run(data, 10, 5 + iterations, 0, torch.device("cpu"), s,
-                    lambda make: SecondOrder(Learner(make, 1e-3), 0.01))
-    for _ in range(5):
-        run.step()
-    return cpu_per_call(run.step, iterations)
+    """CPU seconds of ``ld``'s meta-iteration at N = 100 (inner batch 50, outer 1,024), after its warm-up steps."""
+    return cpu_per_call(ld_run(100, iterations).step, iterations)
 
 
 def measure(rounds: int, iterations: int) -> dict[str, Any]:
