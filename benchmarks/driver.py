@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ class Plan:
 
     cells: list[Cell]
     stored: int  # cells already stored
-    not_selected: int  # missing cells left out by --shard, --cached-only or --limit
+    not_selected: int  # missing cells left out by --methods, --shard, --cached-only or --limit
     groups: list[list[Cell]]
 
     @property
@@ -40,12 +40,15 @@ class Plan:
 
 
 def plan(suite: Suite, store: Store, retry_errors: bool = False, limit: int | None = None,
-         shard: tuple[int, int] | None = None, cached_only: bool = False) -> Plan:
-    """The cells to run: not stored (or stored as an error to retry), in this shard, cached if asked, at most ``limit``."""
+         shard: tuple[int, int] | None = None, cached_only: bool = False,
+         methods: Sequence[str] | None = None) -> Plan:
+    """The cells to run: not stored (or stored as an error to retry), of the named methods, in this shard, cached if
+    asked, at most ``limit``."""
     if limit is not None and limit < 0:
         raise UserError(f"--limit must be 0 or more, got {limit}")
     stored = store.scan()
     cells = suite.cells()
+    chosen = cells if methods is None else [c for c in cells if c.method in _known_methods(suite, methods)]
 
     def done(c: Cell) -> bool:
         r = stored.get(c.key)
@@ -54,9 +57,9 @@ def plan(suite: Suite, store: Store, retry_errors: bool = False, limit: int | No
         return not (r["status"] == "error" and (retry_errors or r.get("error_kind") == "environment"))
 
     missing = [c for c in cells if not done(c)]
-    todo = missing
+    todo = [c for c in chosen if not done(c)]
     if shard is not None:
-        order = list(dict.fromkeys(c.distill_key for c in cells))
+        order = list(dict.fromkeys(c.distill_key for c in chosen))
         mine = set(order[shard[0] :: shard[1]])
         todo = [c for c in todo if c.distill_key in mine]
     if cached_only:
@@ -69,13 +72,24 @@ def plan(suite: Suite, store: Store, retry_errors: bool = False, limit: int | No
     return Plan(cells, len(cells) - len(missing), len(missing) - len(todo), list(groups.values()))
 
 
+def _known_methods(suite: Suite, methods: Sequence[str]) -> set[str]:
+    """The methods ``--methods`` names, each one of the suite's (else a one-line error naming the suite's)."""
+    own = list(suite.grid["methods"])
+    unknown = [m for m in methods if m not in own]
+    if unknown or not methods:
+        raise UserError(f"--methods: suite {suite.name!r} has no method {', '.join(map(repr, unknown)) or '(none named)'}; "
+                        f"its methods are {', '.join(own)}")
+    return set(methods)
+
+
 def run_suite(suite: Suite, records_dir: Path, device: torch.device | str, data_root: str | None = None,
               limit: int | None = None, retry_errors: bool = False, progress: bool = True,
               on_record: Callable[[dict[str, Any]], None] | None = None,
               shard: tuple[int, int] | None = None, cached_only: bool = False,
-              executor: Executor | None = None) -> dict[str, int]:
+              executor: Executor | None = None, methods: Sequence[str] | None = None) -> dict[str, int]:
     """Run every cell not yet stored; returns counts. ``shard=(k, n)`` keeps the cells of every n-th artifact
-    starting at the k-th, so n processes split a suite. ``cached_only`` evaluates only cells whose artifact
+    starting at the k-th, so n processes split a suite; ``methods`` keeps only those methods' cells (a machine
+    for the expensive rows, another for the cheap ones). ``cached_only`` evaluates only cells whose artifact
     is already cached (another suite or process is distilling the rest). The executor (default: in this
     process) computes the records; only this driver writes them. A group is claimed (``benchmarks.claims``)
     just before it is handed over; groups another run holds are left to it and come back once its claim is
@@ -83,7 +97,7 @@ def run_suite(suite: Suite, records_dir: Path, device: torch.device | str, data_
     from benchmarks.executors import make_executor
 
     store = Store(records_dir)
-    p = plan(suite, store, retry_errors, limit, shard, cached_only)
+    p = plan(suite, store, retry_errors, limit, shard, cached_only, methods)
     counts = {"cells": len(p.cells), "stored": p.stored, "not_selected": p.not_selected, "ok": 0, "error": 0,
               "other": 0}
     runner = executor or make_executor("inprocess")

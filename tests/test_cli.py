@@ -76,6 +76,21 @@ def test_shards_split_a_suite_without_overlap(tmp_path):
     assert counts == [3, 6]  # six artifacts, three per shard, together the whole suite
 
 
+def test_methods_runs_only_the_named_rows_and_leaves_the_rest(tmp_path, capsys):
+    suite = tmp_path / "mini.toml"
+    suite.write_text('[grid]\ndatasets = ["digits"]\nmethods = ["random", "full"]\nipc = [1]\nmodels = ["lenet"]\n'
+                     'optimizers = ["adam"]\nseeds = [0, 1]\n[eval]\nsteps = 3\nbatch_size = 10\n')
+    out = tmp_path / "rep"
+    common = ["--report-dir", str(out), "--no-progress", "--device", "cpu", "--no-report"]
+    assert main(["run", str(suite), "--methods", "random", "--shard", "1/2", *common]) == 0
+    assert main(["run", str(suite), "--methods", "random", *common]) == 0  # shards split random's two sets alone
+    assert "1 ran ok" in capsys.readouterr().out.splitlines()[-1]
+    records = [json.loads(p.read_text()) for p in (out / "records").glob("*.json")]
+    assert sorted((r["config"]["method"], r["config"]["seed"]) for r in records) == [("random", 0), ("random", 1)]
+    assert main(["run", str(suite), *common]) == 0
+    assert "2 already stored, 2 ran ok" in capsys.readouterr().out
+
+
 def test_cached_only_evaluates_just_the_cells_whose_artifact_exists(tmp_path, monkeypatch):
     monkeypatch.setenv("DDBENCH_CACHE", str(tmp_path / "cache"))
     body = 'methods = ["random"]\nmodels = ["lenet"]\noptimizers = ["adam"]\n[eval]\nsteps = 3\nbatch_size = 10\n'
