@@ -28,3 +28,34 @@ def test_the_summary_is_the_scripts_own_log():
     doc = {"code_commit": "7ebc088", "config": "c.json", "threads": 1, "machine": "m", "torch": "t", "measured": "d",
            "commit": "c", "command": "cmd", "result": r}
     assert "| 100 | 400 | 87.00 ± 0.71 | 2 | 87.3 ± 0.7 | 900 | 3600.0 | 3800.1 |" in markdown(doc)
+
+
+def test_distillations_compare_means_of_runs_not_pooled_models(tmp_path):
+    """Official runs are filtered by N and epochs and named by their configuration's seed; the comparison is of
+    distillation means (Welch's t-test as scipy computes it), and ld's committed paper-budget artifacts each
+    carry their 20 evaluations."""
+    import json
+    from pathlib import Path
+
+    from scipy.stats import ttest_ind
+
+    from benchmarks.perf.ld_distillations import compare, ld_runs, official_runs
+
+    def run(name: str, n: int, epochs: int, accs: list[float]) -> Path:
+        p = tmp_path / f"{name}.json"
+        p.write_text(json.dumps({"config": f"experiment_configs/{name}.json", "threads": 1,
+                                 "result": {"n_base": n, "epochs": epochs, "accs": accs}}))
+        return p
+
+    paths = [run("ld_100be_x_400e_or2_465s_v0", 100, 400, [86.0, 87.0]), run("ld_100be_x_100e_or2_0s_v0", 100, 100, [80.0]),
+             run("ld_100be_x_400e_or2_0s_v0", 100, 400, [85.0, 85.5])]
+    official = official_runs(paths, 100, 400)
+    assert [(r["seed"], r["accs"]) for r in official] == [(0, [85.0, 85.5]), (465, [86.0, 87.0])]
+    ours = [{"side": "ld", "seed": s, "accs": a, "threads": 1, "source": "x"} for s, a in ((0, [84.0, 85.0]), (1, [85.0, 86.0]))]
+    out = compare(ours + official)
+    assert out["sides"]["ld"]["distillations"] == {"mean": 85.0, "std": 0.71, "n": 2}
+    assert out["sides"]["official"]["models"] == {"mean": 85.88, "std": 0.85, "n": 4}
+    t = ttest_ind([84.5, 85.5], [85.25, 86.5], equal_var=False)
+    assert out["welch"] == {"t": round(float(t.statistic), 3), "p": round(float(t.pvalue), 4)}
+    committed = ld_runs(Path(__file__).resolve().parents[1] / "reports", 10, 19600)
+    assert len(committed) >= 3 and all(len(r["accs"]) == 20 for r in committed)
