@@ -48,7 +48,8 @@ def plan(suite: Suite, store: Store, retry_errors: bool = False, limit: int | No
         raise UserError(f"--limit must be 0 or more, got {limit}")
     stored = store.scan()
     cells = suite.cells()
-    chosen = cells if methods is None else [c for c in cells if c.method in _known_methods(suite, methods)]
+    named = None if methods is None else _known_methods(suite, methods)
+    chosen = cells if named is None else [c for c in cells if c.method in named]
 
     def done(c: Cell) -> bool:
         r = stored.get(c.key)
