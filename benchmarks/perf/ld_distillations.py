@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     iterations = epochs * BATCHES_PER_EPOCH
     paths = [Path(x) for x in a.official] if a.official is not None else list(Path("reports/bench").glob("ld_official*.json"))
     rows = ld_runs(Path(a.reports), a.n_base // 10, iterations) + official_runs(paths, a.n_base, epochs)
-    doc = {"command": "python -m benchmarks.perf.ld_distillations " + " ".join(argv if argv is not None else sys.argv[1:]),
+    doc = {"command": " ".join(["python -m benchmarks.perf.ld_distillations", *(argv if argv is not None else sys.argv[1:])]),
            "n_base": a.n_base, "epochs": epochs, "iterations": iterations, "machine": cpu_model(),
            "generated": date.today().isoformat(), "published": published(a.n_base), "rows": rows,
            "comparison": compare(rows)}
