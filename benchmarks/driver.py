@@ -58,7 +58,7 @@ def plan(suite: Suite, store: Store, retry_errors: bool = False, limit: int | No
         return not (r["status"] == "error" and (retry_errors or r.get("error_kind") == "environment"))
 
     missing = [c for c in cells if not done(c)]
-    todo = [c for c in chosen if not done(c)]
+    todo = missing if named is None else [c for c in missing if c.method in named]
     if shard is not None:
         order = list(dict.fromkeys(c.distill_key for c in chosen))
         mine = set(order[shard[0] :: shard[1]])

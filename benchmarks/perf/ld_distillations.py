@@ -75,7 +75,7 @@ def compare(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def markdown(doc: dict[str, Any]) -> str:
     lines = ["# `ld` and the official script, distillation by distillation", "",
-             f"MNIST, N = {doc['n_base']} base examples, {doc['epochs']} epochs of outer batches of 1,024 "
+             f"MNIST, N = {doc['n_base']} base examples, {doc['epochs']} epochs of outer batches of {doc['outer_batch']:,} "
              f"({doc['iterations']:,} meta-iterations); each distillation's labels trained 20 LeNets from scratch, "
              "tested on MNIST's test split. The official script ran unchanged under "
              "`python -m benchmarks.perf.ld_official_run`; `ld` under `ddbench run`.", "",
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     import sys
 
     from benchmarks.cost import cpu_model
-    from benchmarks.perf.bench_ld import BATCHES_PER_EPOCH, PAPER_EPOCHS
+    from benchmarks.perf.bench_ld import BATCHES_PER_EPOCH, OUTER, PAPER_EPOCHS
     from benchmarks.perf.ld_official_run import published
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     paths = [Path(x) for x in a.official] if a.official is not None else list(Path("reports/bench").glob("ld_official*.json"))
     rows = ld_runs(Path(a.reports), a.n_base // 10, iterations) + official_runs(paths, a.n_base, epochs)
     doc = {"command": " ".join(["python -m benchmarks.perf.ld_distillations", *(argv if argv is not None else sys.argv[1:])]),
-           "n_base": a.n_base, "epochs": epochs, "iterations": iterations, "machine": cpu_model(),
+           "n_base": a.n_base, "epochs": epochs, "outer_batch": OUTER, "iterations": iterations, "machine": cpu_model(),
            "generated": date.today().isoformat(), "published": published(a.n_base), "rows": rows,
            "comparison": compare(rows)}
     print(write_bench(doc, a.out, markdown))
