@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from timm.models import register_model
 from torch import Tensor, nn
 
+from benchmarks.max_pool import MaxPool2x2
 from benchmarks.policy import MATMUL_STEM_DEVICES, RESHAPE_POOL_DEVICES
 
 _NORMS = {
@@ -123,8 +124,8 @@ class LeNet(_TimmLike):
         super().__init__()
         s = ((img_size // 2) - 4) // 2
         self.features = nn.Sequential(
-            nn.Conv2d(in_chans, 6, 5, padding=2), nn.MaxPool2d(2), nn.ReLU(inplace=True),
-            nn.Conv2d(6, 16, 5), nn.MaxPool2d(2), nn.ReLU(inplace=True),
+            nn.Conv2d(in_chans, 6, 5, padding=2), MaxPool2x2(), nn.ReLU(inplace=True),
+            nn.Conv2d(6, 16, 5), MaxPool2x2(), nn.ReLU(inplace=True),
         )
         self.fc = nn.Sequential(nn.Linear(16 * s * s, 120), nn.ReLU(inplace=True), nn.Linear(120, 84), nn.ReLU(inplace=True))
         self.num_features = 84
@@ -170,7 +171,7 @@ class VGG11(_TimmLike):
         for i, v in enumerate(self.LAYOUT):
             if v == "M":
                 if s >= 4 or (i == len(self.LAYOUT) - 1 and s >= 2):  # convs after it keep at least 2x2
-                    layers.append(nn.MaxPool2d(2))
+                    layers.append(MaxPool2x2())
                     s //= 2
                 continue
             pad = 3 if (c == in_chans and img_size == 28) else 1

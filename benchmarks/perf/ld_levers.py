@@ -19,6 +19,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,10 +28,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from benchmarks.max_pool import torch_max_pool
 from benchmarks.perf.bench_files import write_bench
 from benchmarks.perf.bench_ld import OUTER, ld_run
 
 META_STEP = Path("reports/bench/ld_meta_step.json")
+META = {"meta_iteration": False, "meta_iteration_torch_max_pool": True}  # timed meta-iterations: with torch's pool?
 
 
 @dataclass(frozen=True)
@@ -41,10 +44,13 @@ class Lever:
     channels_last: bool = False
     bf16: bool = False
     compiled: bool = False
+    torch_pool: bool = False  # F.max_pool2d instead of benchmarks.max_pool (what ld ran before it)
 
 
 LEVERS = {
     "fp32": Lever("what ld runs: fp32, NCHW, eager"),
+    "torch_max_pool": Lever("fp32, NCHW, eager, torch's max_pool2d kernel (ld before benchmarks.max_pool)",
+                            torch_pool=True),
     "channels_last": Lever("fp32, channels-last weights and images (oneDNN's native layout)", channels_last=True),
     "compiled": Lever("fp32, NCHW, torch.compile (inductor; compile time excluded)", compiled=True),
     "compiled_channels_last": Lever("fp32, channels-last, torch.compile", channels_last=True, compiled=True),
@@ -57,9 +63,10 @@ def outer_step(model: nn.Module, x: Tensor, y: Tensor, lever: Lever) -> Callable
     """One outer forward + backward as the lever runs it (gradients left in ``model``)."""
     def step() -> None:
         model.zero_grad(set_to_none=True)
-        with torch.autocast("cpu", torch.bfloat16, enabled=lever.bf16):
-            logits = model(x)
-        F.cross_entropy(logits.float(), y).backward()
+        with torch_max_pool() if lever.torch_pool else nullcontext():
+            with torch.autocast("cpu", torch.bfloat16, enabled=lever.bf16):
+                logits = model(x)
+            F.cross_entropy(logits.float(), y).backward()
     return step
 
 
@@ -81,9 +88,11 @@ def cpu_per_call(fn: Callable[[], None], iterations: int) -> float:
     return (time.process_time() - start) / iterations
 
 
-def meta_iteration(iterations: int) -> float:
-    """CPU seconds of ``ld``'s meta-iteration at N = 100 (inner batch 50, outer 1,024), after its warm-up steps."""
-    return cpu_per_call(ld_run(100, iterations).step, iterations)
+def meta_iteration(iterations: int, torch_pool: bool = False) -> float:
+    """CPU seconds of ``ld``'s meta-iteration at N = 100 (inner batch 50, outer 1,024), after its warm-up steps;
+    with ``torch_pool``, as it ran with torch's max_pool2d kernel."""
+    with torch_max_pool() if torch_pool else nullcontext():
+        return cpu_per_call(ld_run(100, iterations).step, iterations)
 
 
 def measure(rounds: int, iterations: int) -> dict[str, Any]:
@@ -112,11 +121,11 @@ def measure(rounds: int, iterations: int) -> dict[str, Any]:
         g = flat_grad(model).float()
         agreement[name] = {"cosine": round(float(F.cosine_similarity(g, ref, 0)), 6),
                            "rel_error": round(float((g - ref).norm() / ref.norm()), 6)}
-    times: dict[str, list[float]] = {name: [] for name in [*LEVERS, "meta_iteration"]}
+    times: dict[str, list[float]] = {name: [] for name in [*LEVERS, *META]}
     order = list(times)
     for i in range(rounds):
         for name in order[i % len(order):] + order[:i % len(order)]:
-            times[name].append(meta_iteration(iterations) if name == "meta_iteration"
+            times[name].append(meta_iteration(iterations, META[name]) if name in META
                                else cpu_per_call(runs[name][1], iterations))
             print(f"round {i + 1}/{rounds} {name}: {times[name][-1] * 1e3:.1f} CPU ms", file=sys.stderr, flush=True)
 
@@ -126,7 +135,7 @@ def measure(rounds: int, iterations: int) -> dict[str, Any]:
 
     return {"levers": {name: {"description": LEVERS[name].description, **stats(times[name]), **agreement[name]}
                        for name in LEVERS},
-            "meta_iteration": stats(times["meta_iteration"])}
+            **{name: stats(times[name]) for name in META}}
 
 
 def markdown(doc: dict[str, Any]) -> str:
@@ -147,6 +156,11 @@ def markdown(doc: dict[str, Any]) -> str:
     lines += ["", f"`ld`'s whole meta-iteration at N = 100 (inner batch 50, outer {OUTER}), measured in the same rounds: "
               f"**{meta:.1f} ± {doc['meta_iteration']['std_ms']:.1f} CPU ms**, of which the outer step (fp32 row) is "
               f"{100 * base / meta:.0f} %."]
+    if "meta_iteration_torch_max_pool" in doc:
+        old = doc["meta_iteration_torch_max_pool"]
+        lines.append(f"The same meta-iteration with torch's max_pool2d kernel (as `ld` ran before `benchmarks.max_pool`, "
+                     f"which computes the same values and gradients): {old['mean_ms']:.1f} ± {old['std_ms']:.1f} CPU ms "
+                     f"({old['mean_ms'] / meta:.2f}x).")
     if doc.get("target_ms"):
         lines.append(f"#21's target, a quarter of the official code's {doc['official_ms']:.1f} CPU ms per meta-iteration "
                      f"(with its DataLoader, `{META_STEP}`, N = 100): **{doc['target_ms']:.1f} ms** - measured in another "
