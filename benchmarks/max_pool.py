@@ -22,9 +22,10 @@ from torch import Tensor, nn
 from benchmarks.policy import FAST_MAX_POOL_DEVICES
 
 
-def _later_wins(first: Tensor, second: Tensor) -> Tensor:
-    """Where max_pool2d's scan moves from ``first`` to ``second``: strictly larger, or NaN."""
-    return (second > first) | second.isnan()
+def _later_wins(first: Tensor, second: Tensor, nan: bool) -> Tensor:
+    """Where max_pool2d's scan moves from ``first`` to ``second``: strictly larger, or NaN (looked for only when
+    ``nan``: the windows' maxima hold one)."""
+    return (second > first) | second.isnan() if nan else second > first
 
 
 def _corners(x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -36,13 +37,14 @@ def pool_with_indices(x: Tensor) -> tuple[Tensor, Tensor]:
     """Maxima of the 2 x 2 windows of ``x`` (even height and width) and max_pool2d's flat indices (h * W + w)."""
     a, b, c, d = _corners(x)
     top, bottom = torch.maximum(a, b), torch.maximum(c, d)
-    lower = _later_wins(top, bottom)
-    right_top, right_bottom = _later_wins(a, b), _later_wins(c, d)
+    out = torch.maximum(top, bottom)  # NaN wherever its window holds one
+    nan = bool(out.sum().isnan())  # a NaN makes the sum NaN (so may inf - inf: then the check just runs)
+    lower = _later_wins(top, bottom, nan)
+    right_top, right_bottom = _later_wins(a, b, nan), _later_wins(c, d, nan)
     right = right_top ^ (lower & (right_top ^ right_bottom))
     h, w = x.shape[-2:]
     corner = torch.arange(0, h, 2, device=x.device)[:, None] * w + torch.arange(0, w, 2, device=x.device)
-    index = torch.add(corner, lower, alpha=w).add_(right)
-    return torch.maximum(top, bottom), index
+    return out, torch.add(corner, lower, alpha=w).add_(right)
 
 
 class _MaxPool2x2(torch.autograd.Function):
