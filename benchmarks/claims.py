@@ -1,10 +1,12 @@
-"""Claim files: two unsharded runs of one suite split its work instead of both computing every cell.
+"""Claim files: two runs of one suite split its work instead of both computing every cell.
 
 Before a run computes a group of cells it creates ``.<key>.claim`` in the records folder atomically
-(``O_CREAT | O_EXCL``), holding its host and PID, and removes it when the group's records are stored.
-Another run skips a claimed group and comes back to it once the claim is gone: when the records are
-there it has nothing to do, otherwise (the claimant died) it runs the group itself. A claim whose
-process no longer exists on this host is stale and is taken over.
+(``O_CREAT | O_EXCL``) for each artifact of the group (``benchmarks.driver``: the key names the group and the
+artifact), holding its host and PID, and removes it when that artifact's records are stored. Another run
+skips claimed cells and comes back to them once the claim is gone: when the records are there it has nothing
+to do, otherwise (the claimant died) it runs them itself. Runs sharded by artifact (``--shard``) hold
+different claims, so they run side by side. A claim whose process no longer exists on this host is stale and
+is taken over.
 """
 
 from __future__ import annotations

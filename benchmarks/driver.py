@@ -20,7 +20,7 @@ from benchmarks.errors import UserError
 from benchmarks.executors.base import Executor
 from benchmarks.progress import bar
 from benchmarks.runner import _seedless, is_cached
-from benchmarks.spec import Cell
+from benchmarks.spec import Cell, stable_hash
 from benchmarks.store import Store
 from benchmarks.suite import Suite
 
@@ -104,7 +104,7 @@ def run_suite(suite: Suite, records_dir: Path, device: torch.device | str, data_
     runner = executor or make_executor("inprocess")
     cells_bar = bar(total=p.todo, desc=suite.name, unit="cell", outer=True, disable=not progress or not p.todo)
     written_before = {c.key: _mtime(store.path(c.key)) for g in p.groups for c in g}
-    held: dict[str, list[Any]] = {}  # group key -> [claim path or None, cells still to come]
+    held: dict[str, list[Any]] = {}  # claim key -> [claim path or None, cells still to come]
     pending = p.groups
     try:
         while pending:
@@ -130,25 +130,42 @@ def run_suite(suite: Suite, records_dir: Path, device: torch.device | str, data_
 CLAIM_POLL_S = 0.5  # how often a run looks again at groups another run has claimed
 
 
+def _claim_key(cell: Cell) -> str:
+    """What one claim covers: a group's cells of one artifact. Per artifact, so that runs holding other artifacts
+    of the same group (``--shard`` splits a group's distillation seeds) compute side by side."""
+    return stable_hash({"group": _seedless(cell), "artifact": cell.distill_key})
+
+
 def _claim(pending: list[list[Cell]], store: Store, written_before: dict[str, int | None], counts: dict[str, int],
            cells_bar: Any, held: dict[str, list[Any]], waiting: list[list[Cell]]) -> Iterator[list[Cell]]:
-    """The groups this run may compute, claimed one at a time as the executor asks for them; cells another run
-    stored since planning are dropped (counted as "other"), groups another run holds go to ``waiting``."""
+    """The groups this run may compute, each artifact's cells claimed as the executor asks for the group; cells
+    another run stored since planning are dropped (counted as "other"), cells of artifacts another run holds go to
+    ``waiting`` (what remains of their group)."""
     writable = _writable(store.dir)
     for group in pending:
-        claim = try_claim(store.dir, _seedless(group[0])) if writable else None
-        if claim is None and writable:
-            waiting.append(group)
-            continue
-        mine = [c for c in group if _mtime(store.path(c.key)) == written_before[c.key]]
-        counts["other"] += len(group) - len(mine)
-        cells_bar.update(len(group) - len(mine))
-        if not mine:
-            if claim is not None:
-                release(claim)
-            continue
-        held[_seedless(group[0])] = [claim, len(mine)]
-        yield mine
+        parts: dict[str, list[Cell]] = {}
+        for c in group:
+            parts.setdefault(_claim_key(c), []).append(c)
+        taken: list[Cell] = []
+        left: list[Cell] = []
+        for key, cells in parts.items():
+            claim = try_claim(store.dir, key) if writable else None
+            if claim is None and writable:
+                left += cells
+                continue
+            mine = [c for c in cells if _mtime(store.path(c.key)) == written_before[c.key]]
+            counts["other"] += len(cells) - len(mine)
+            cells_bar.update(len(cells) - len(mine))
+            if not mine:
+                if claim is not None:
+                    release(claim)
+                continue
+            held[key] = [claim, len(mine)]
+            taken += mine
+        if left:
+            waiting.append(left)
+        if taken:
+            yield taken
 
 
 def _store(record: dict[str, Any], cell: Cell, store: Store, counts: dict[str, int], cells_bar: Any,
@@ -162,13 +179,14 @@ def _store(record: dict[str, Any], cell: Cell, store: Store, counts: dict[str, i
     cells_bar.set_postfix_str(f"{cell.method}/{cell.eval.model}/{cell.eval.optimizer}: "
                               + (f"{acc:.1f}%" if record["status"] == "ok" else "error"))
     cells_bar.update(1)
-    entry = held.get(_seedless(cell))
+    key = _claim_key(cell)
+    entry = held.get(key)
     if entry is not None:
         entry[1] -= 1
         if entry[1] == 0:
             if entry[0] is not None:
                 release(entry[0])
-            del held[_seedless(cell)]
+            del held[key]
 
 
 def _mtime(path: Path) -> int | None:

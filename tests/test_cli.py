@@ -76,6 +76,27 @@ def test_shards_split_a_suite_without_overlap(tmp_path):
     assert counts == [3, 6]  # six artifacts, three per shard, together the whole suite
 
 
+def test_a_shard_runs_beside_another_holding_the_same_groups_other_seeds(tmp_path):
+    """Seeds of one group are claimed per artifact: shard 1 does not wait for shard 0's live claim."""
+    import socket
+
+    from benchmarks.driver import _claim_key
+    from benchmarks.suite import load_suite
+
+    suite = tmp_path / "mini.toml"
+    suite.write_text('[grid]\ndatasets = ["digits"]\nmethods = ["random"]\nipc = [1]\nmodels = ["lenet"]\n'
+                     'optimizers = ["adam"]\nseeds = [0, 1]\n[eval]\nsteps = 3\nbatch_size = 10\n')
+    cells = load_suite(str(suite)).cells()
+    assert len({c.distill_key for c in cells}) == 2 and len({_claim_key(c) for c in cells}) == 2
+    records = tmp_path / "rep" / "records"
+    records.mkdir(parents=True)
+    held = next(c for c in cells if c.distill_seed == 0)  # shard 0's artifact, as a live run elsewhere holds it
+    (records / f".{_claim_key(held)}.claim").write_text(json.dumps({"host": socket.gethostname(), "pid": 1}))
+    assert main(["run", str(suite), "--report-dir", str(tmp_path / "rep"), "--no-progress", "--device", "cpu",
+                 "--shard", "1/2", "--no-report"]) == 0
+    assert [json.loads(p.read_text())["config"]["seed"] for p in records.glob("*.json")] == [1]
+
+
 def test_methods_runs_only_the_named_rows_and_leaves_the_rest(tmp_path, capsys):
     suite = tmp_path / "mini.toml"
     suite.write_text('[grid]\ndatasets = ["digits"]\nmethods = ["random", "full"]\nipc = [1]\nmodels = ["lenet"]\n'
