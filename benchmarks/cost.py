@@ -127,13 +127,17 @@ def count_flops(fn: Callable[[], Any]) -> int:
 
 @lru_cache(maxsize=1)
 def git_commit() -> str | None:
-    """The ddbench checkout's commit, when it runs from a git checkout."""
+    """The ddbench checkout's commit when this process loaded its code (read once, at import: a commit made while
+    a long run goes on must not be named by its records), when it runs from a git checkout."""
     here = Path(__file__).resolve().parent
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+git_commit()  # at import, with the code this process runs
 
 
 def device_name(device: torch.device) -> str:
