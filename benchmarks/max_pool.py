@@ -1,12 +1,12 @@
 """2 x 2 max pooling (stride 2) that gives ``nn.MaxPool2d(2)``'s values and gradients, faster in eager CPU code.
 
-PyTorch's CPU kernel for NCHW max pooling walks every window with scalar index arithmetic; LeNet's two pools
-took ~29 % of its forward + backward on 1,024 MNIST images. Here the forward is element-wise maxima of four
-strided views, and the index of each window's winner follows max_pool2d's own rule (the first maximum in
-row-major order; a NaN wins, the last one if several), so the backward is ATen's own
-``max_pool2d_with_indices_backward`` on the same indices: the same gradient, bit for bit (and forward-mode and
-vmap rules to match). In inference mode only the maxima are computed. Compiled graphs and other devices keep ``F.max_pool2d`` (inductor and
-cuDNN write their own kernels); where that holds is ``benchmarks.policy.FAST_MAX_POOL_DEVICES``.
+PyTorch's CPU max_pool2d is slow on NCHW inputs with few channels: LeNet's two pools took ~29 % of its forward +
+backward on 1,024 MNIST images. Here the forward is element-wise maxima of four strided views, and the index of
+each window's winner follows max_pool2d's own rule (the first maximum in row-major order; a NaN wins, the last
+one if several), so the backward is ATen's own ``max_pool2d_with_indices_backward`` on the same indices: the
+same gradient, bit for bit (with forward-mode and vmap rules to match). In inference mode only the maxima are
+computed. Compiled graphs and other devices keep ``F.max_pool2d`` (inductor and cuDNN write their own kernels);
+where that holds is ``benchmarks.policy.FAST_MAX_POOL_DEVICES``.
 """
 
 from __future__ import annotations

@@ -46,8 +46,8 @@ MATMUL_STEM_DEVICES = {"cpu"}
 # Eager keeps the four views (reshape + sum measured slower there: bf16 [100,128,32,32] 118 -> 208 ms fwd + bwd).
 RESHAPE_POOL_DEVICES = {"cpu"}
 # 2 x 2 max pooling as maxima of four strided views with max_pool2d's own indices (``benchmarks.max_pool``: the
-# same values and gradients) in eager code on these devices. LeNet forward + backward on 1,024 MNIST images, fp32,
-# 1 thread, AMD EPYC: max_pool2d_with_indices was 29 % of the CPU time (torch.profiler); per pool, fwd + bwd,
-# [1024, 6, 28, 28] 26.5 -> 18.5 ms, [1024, 16, 10, 10] 9.0 -> 5.0 ms, inference 21.0 -> 9.4 and 7.8 -> 3.5 ms
-# (alternating, two other one-thread processes on the 2 cores). Compiled graphs keep F.max_pool2d (inductor's).
+# same values and gradients) in eager code on these devices: max_pool2d_with_indices was 29 % of the CPU time of
+# LeNet's forward + backward on 1,024 MNIST images (an ad-hoc torch.profiler run, fp32, 1 thread, AMD EPYC). With it
+# (``python -m benchmarks.perf.ld_levers``, reports/bench/ld_levers.md, 1 thread, alternating): that outer step
+# 59.9 -> 50.4 CPU ms, ld's meta-iteration at N = 100 71.4 -> 60.0. Compiled graphs keep F.max_pool2d (inductor's).
 FAST_MAX_POOL_DEVICES = {"cpu"}
