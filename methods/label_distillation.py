@@ -215,6 +215,17 @@ class LDSettings:
     label_init: str = "uniform"
     init_smoothing: float = 0.1
     label_schedule: str = "constant"  # or "cosine": the label lr decays to 0 over the iterations
+    val_init: str = "seeded"  # or "fresh": each selection point's judge gets its own init and batch order
+
+
+VAL_INITS = ("seeded", "fresh")
+
+
+def judge_seed(s: LDSettings, seed: int, iteration: int) -> int:
+    """The seed of the learner that judges the labels at a selection point. "seeded": the distillation's
+    seed every time (every point judged with the same init and batch order); "fresh": one per point, as the
+    official code's validation draws a new LeNet and new batches from its running RNG each time."""
+    return seed if s.val_init == "seeded" else 1_000_003 * seed + iteration
 
 
 def base_source(data: RealData, base_dataset: str) -> RealData:
@@ -272,6 +283,8 @@ def start_run(data: RealData, ipc: int, iterations: int, seed: int, device: torc
     """Base examples, initial labels with Adam (cosine-decayed over ``iterations`` if asked), a fresh learner."""
     if s.label_schedule not in ("constant", "cosine"):
         raise UserError(f"unknown label_schedule {s.label_schedule!r}; use 'constant' or 'cosine'")
+    if s.val_init not in VAL_INITS:
+        raise UserError(f"unknown val_init {s.val_init!r}; use one of {', '.join(VAL_INITS)}")
     source = base_source(data, s.base_dataset)
     base_idx = select_base(source, ipc * data.num_classes, s.base, seed, device)
     base_images = to_target(source.train_x[base_idx], data)
@@ -317,7 +330,8 @@ def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.devi
     def select(it: int) -> None:
         nonlocal best
         steps = tracker.train_steps(fallback=max(gap, it))
-        val = judge_labels(base_images, labels, data, s.learner, steps, inner_batch, seed, device, vx, vy)
+        val = judge_labels(base_images, labels, data, s.learner, steps, inner_batch, judge_seed(s, seed, it), device,
+                           vx, vy)
         checks.append([it, steps, round(val, 4)])
         check_s.append(round(clock.wall(), 2))
         if val > best[0]:
@@ -351,7 +365,7 @@ def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.devi
 LD_SMOKE = {"iterations": 6, "outer_batch": 64, "select_every": 3, "val_size": 100}  # seconds, for tests
 LD_DEFAULTS = dict(learner="lenet", iterations=2000, inner_steps=1, inner_batch=0, outer_batch=1024, label_lr=1e-3,
                    base="balanced", stats_gap=0, select_every=250, val_size=2000, base_dataset="",
-                   label_init="uniform", init_smoothing=0.1, label_schedule="constant")
+                   label_init="uniform", init_smoothing=0.1, label_schedule="constant", val_init="seeded")
 
 
 @register_method("ld", label_kind="soft", smoke=LD_SMOKE, inner_lr=0.01, model_lr=1e-3, **LD_DEFAULTS,
