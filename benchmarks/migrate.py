@@ -6,8 +6,10 @@ machine's resolved one, e.g. "bf16" for a suite's "auto"), which moves to ``exec
 and ``stacked_models`` (schema 1 kept those two in ``cost``); keys are re-derived (16 hex digits).
 Schema 2 -> 3: eval configs gain ``epochs``, ``weight_decay_all`` and ``protocol`` (None, False, None: what every
 schema-2 record ran); keys
-are re-derived. Schema 3 -> 4: eval configs gain ``lr_per_architecture`` (False). An older record is upgraded one
-schema at a time.
+are re-derived. Schema 3 -> 4: eval configs gain ``lr_per_architecture`` (False). Schema 4 -> 5: the label-distillation
+methods' params gain ``val_init`` ("seeded": how every schema-4 record's labels were selected); keys are re-derived,
+and cached artifacts of those methods move to their new artifact keys (``rekey_cached_artifacts``). An older record
+is upgraded one schema at a time.
 
 Corrections (``CORRECTIONS``) fix data of the current schema in place: ``correct_mfu`` bounds mfu by 1;
 ``correct_distill_wall`` gives a record the corrected wall of its resumed distillation. Before that, the cost of
@@ -24,17 +26,24 @@ from typing import Any
 from benchmarks.artifact import write_json_atomic
 from benchmarks.cost import mfu_fields
 from benchmarks.errors import UserError
-from benchmarks.spec import RECORD_SCHEMA, cell_key, stable_hash, validate_record
+from benchmarks.spec import RECORD_SCHEMA, cell_key, distill_config, stable_hash, validate_record
 
 V1_EVAL_DEFAULTS = {"steps_offset": 0, "order_seed": None, "lr_from_artifact": False, "robustness": None}
 V2_EVAL_DEFAULTS = {"epochs": None, "weight_decay_all": False, "protocol": None}
 V3_EVAL_DEFAULTS = {"lr_per_architecture": False}
+V4_METHOD_PARAMS = {m: {"val_init": "seeded"} for m in ("ld", "ld_warm", "ld_rr")}
+
+
+def _v4_params(method: str, params: dict[str, Any]) -> dict[str, Any]:
+    """A method's params with the fields schema 5 added, at the values schema-4 runs used (explicit ones kept)."""
+    return {**V4_METHOD_PARAMS.get(method, {}), **params}
 
 
 def _precision_free(config: dict[str, Any]) -> str:
     """A cell's identity without its precision, any schema's fields filled in to the current ones."""
     ev = {**V2_EVAL_DEFAULTS, **V3_EVAL_DEFAULTS, **config["eval"]}
-    return stable_hash({**config, "eval": {k: v for k, v in ev.items() if k != "precision"}})
+    params = _v4_params(config["method"], config.get("params") or {})
+    return stable_hash({**config, "params": params, "eval": {k: v for k, v in ev.items() if k != "precision"}})
 
 
 def upgrade_v1(record: dict[str, Any], requested: dict[str, tuple[str, str]]) -> dict[str, Any]:
@@ -67,7 +76,38 @@ def upgrade_v3(record: dict[str, Any], requested: dict[str, tuple[str, str]]) ->
     return {**record, "schema": 4, "config": config, "key": cell_key(config)}
 
 
-UPGRADES = {1: upgrade_v1, 2: upgrade_v2, 3: upgrade_v3}
+def upgrade_v4(record: dict[str, Any], requested: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    """A schema-4 record as schema 5: label distillation's ``val_init`` ("seeded"), key re-derived."""
+    config = {**record["config"], "params": _v4_params(record["config"]["method"], record["config"]["params"])}
+    return {**record, "schema": 5, "config": config, "key": cell_key(config)}
+
+
+UPGRADES = {1: upgrade_v1, 2: upgrade_v2, 3: upgrade_v3, 4: upgrade_v4}
+
+
+def rekey_cached_artifacts(cache: Path) -> int:
+    """Move cached artifacts whose method gained params in schema 5 to the folder their artifact key names now
+    (the content, and so its hash, is unchanged: the header keeps the params it was made with). Only a folder
+    whose name is the key its header's config gives under the old params moves, and never onto an existing one;
+    returns how many moved. An interrupted distillation's checkpoint is not moved: it starts again."""
+    import json
+
+    moved = 0
+    for header in sorted((cache / "artifacts").glob("*/*.json")):
+        meta = json.loads(header.read_text()).get("meta") or {}
+        method, params = meta.get("method"), meta.get("params")
+        if method not in V4_METHOD_PARAMS or not isinstance(params, dict):
+            continue
+        key = (meta.get("dataset"), method)
+        old = stable_hash(distill_config(*key, params, meta.get("ipc"), meta.get("iterations"), meta.get("seconds"),
+                                         meta.get("seed")))
+        new = stable_hash(distill_config(*key, _v4_params(method, params), meta.get("ipc"), meta.get("iterations"),
+                                         meta.get("seconds"), meta.get("seed")))
+        folder, target = header.parent, header.parent.parent / new
+        if folder.name == old != new and not target.exists():
+            os.replace(folder, target)
+            moved += 1
+    return moved
 
 
 def upgrade(record: dict[str, Any], requested: dict[str, tuple[str, str]]) -> dict[str, Any]:
@@ -180,8 +220,9 @@ def migrate_suites(names: list[str]) -> list[str]:
 
     root = reports_dir()
     names = names or sorted(p.parent.name for p in root.glob("*/records") if p.is_dir())
+    moved = rekey_cached_artifacts(cache_dir())
     artifacts = correct_cached_artifacts(cache_dir())
-    lines = []
+    lines = [f"cache: {moved} artifact(s) moved to their schema-5 keys"] if moved else []
     for name in names:
         folder = root / name / "records"
         if not folder.is_dir():

@@ -26,7 +26,7 @@ from benchmarks.cost import bf16_supported
 from benchmarks.errors import UserError
 
 KEY_LEN = 16
-RECORD_SCHEMA = 4
+RECORD_SCHEMA = 5
 PRECISIONS = ("auto", "fp32", "bf16")
 
 

@@ -191,3 +191,31 @@ def test_smoothed_label_init_starts_from_the_true_labels(digits, cpu):
     assert torch.equal(ds.labels.argmax(1), torch.tensor(ds.meta["base_true_labels"]))
     with pytest.raises(UserError, match="label_init"):
         run_method("ld", digits, Budget(2), 0, cpu, {**SMALL, "label_init": "onehot"})
+
+
+@pytest.mark.parametrize("method", ["ld", "ld_rr"])
+def test_fresh_validation_judges_each_selection_point_with_its_own_learner(method, digits, cpu, monkeypatch):
+    """val_init = "seeded" judges every selection point with the distillation's seed; "fresh" draws a new judge
+    (init and batch order) per point, as the official validation does, and is still reproducible."""
+    import methods.label_distillation as ld
+
+    seen: list[int] = []
+    judge = ld.judge_labels
+
+    def spy(*args):
+        seen.append(args[6])
+        return judge(*args)
+
+    monkeypatch.setattr(ld, "judge_labels", spy)
+    run_method(method, digits, Budget(2), 3, cpu, SMALL)
+    assert seen == [3, 3]
+    seen.clear()
+    fresh = run_method(method, digits, Budget(2), 3, cpu, {**SMALL, "val_init": "fresh"})
+    assert len(set(seen)) == 2 and 3 not in seen
+    first = list(seen)
+    seen.clear()
+    again = run_method(method, digits, Budget(2), 3, cpu, {**SMALL, "val_init": "fresh"})
+    assert seen == first and torch.equal(fresh.labels, again.labels)
+    assert fresh.meta["selection"] == again.meta["selection"]
+    with pytest.raises(UserError, match="val_init"):
+        run_method(method, digits, Budget(2), 3, cpu, {**SMALL, "val_init": "new"})

@@ -37,7 +37,7 @@ def test_distillations_compare_means_of_runs_not_pooled_models(tmp_path):
     import json
     from pathlib import Path
 
-    from scipy.stats import ttest_ind
+    from scipy.stats import ttest_ind, ttest_rel
 
     from benchmarks.perf.ld_distillations import compare, ld_runs, official_runs
 
@@ -51,11 +51,18 @@ def test_distillations_compare_means_of_runs_not_pooled_models(tmp_path):
              run("ld_100be_x_400e_or2_0s_v0", 100, 400, [85.0, 85.5])]
     official = official_runs(paths, 100, 400)
     assert [(r["seed"], r["accs"]) for r in official] == [(0, [85.0, 85.5]), (465, [86.0, 87.0])]
-    ours = [{"side": "ld", "seed": s, "accs": a, "threads": 1, "source": "x"} for s, a in ((0, [84.0, 85.0]), (1, [85.0, 86.0]))]
-    out = compare(ours + official)
-    assert out["sides"]["ld"]["distillations"] == {"mean": 85.0, "std": 0.71, "n": 2}
+    ours = [{"side": "ld", "seed": s, "accs": a, "steps": 300, "threads": 1, "source": "x"}
+            for s, a in ((0, [84.0, 85.0]), (1, [85.0, 86.0]), (2, [84.0, 84.0]))]
+    fresh = [{"side": "ld, fresh judges", "seed": s, "accs": a, "steps": 350, "threads": 1, "source": "y"}
+             for s, a in ((0, [85.0, 86.0]), (1, [85.5, 86.0]), (2, [85.0, 86.0]), (7, [90.0]))]
+    out = compare(ours + fresh + official)
+    assert out["sides"]["ld"]["distillations"] == {"mean": 84.67, "std": 0.76, "n": 3}
     assert out["sides"]["official"]["models"] == {"mean": 85.88, "std": 0.85, "n": 4}
-    t = ttest_ind([84.5, 85.5], [85.25, 86.5], equal_var=False)
-    assert out["welch"] == {"t": round(float(t.statistic), 3), "p": round(float(t.pvalue), 4)}
+    assert out["sides"]["ld, fresh judges"]["steps"] == [350] * 4
+    t = ttest_ind([84.5, 85.5, 84.0], [85.25, 86.5], equal_var=False)
+    assert out["welch"]["ld"] == {"t": round(float(t.statistic), 3), "p": round(float(t.pvalue), 4)}
+    paired = ttest_rel([85.5, 85.75, 85.5], [84.5, 85.5, 84.0])  # seed 7 has no seeded partner: left out
+    assert out["paired"]["seeds"] == [0, 1, 2] and out["paired"]["differences"] == [1.0, 0.25, 1.5]
+    assert (out["paired"]["t"], out["paired"]["p"]) == (round(float(paired.statistic), 3), round(float(paired.pvalue), 4))
     committed = ld_runs(Path(__file__).resolve().parents[1] / "reports", 10, 19600)
     assert len(committed) >= 3 and all(len(r["accs"]) == 20 for r in committed)

@@ -1,0 +1,66 @@
+"""Schema 4 -> 5: label distillation's records and cached artifacts gain ``val_init`` under new keys, others keep theirs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from benchmarks.artifact import DistilledSet, load_artifact
+from benchmarks.methods import resolve_params
+from benchmarks.migrate import V4_METHOD_PARAMS, rekey_cached_artifacts, upgrade
+from benchmarks.spec import RECORD_SCHEMA, EvalConfig, cell_key, distill_config, stable_hash, validate_record
+
+
+def _schema4(method: str, params: dict) -> dict:
+    config = {**distill_config("digits", method, params, 2, 12, None, 0), "eval": EvalConfig().resolved()}
+    return {"key": cell_key(config), "schema": 4, "suite": "s", "config": config, "status": "ok",
+            "metrics": {"test_acc": 50.0, "val_acc": 50.0}, "cost": {}, "execution": {}, "provenance": {}}
+
+
+@pytest.mark.parametrize("method", sorted(V4_METHOD_PARAMS))
+def test_a_label_distillation_record_gains_the_validation_it_ran_with_and_the_key_todays_cell_has(method):
+    old_params = {k: v for k, v in resolve_params(method, {}).items() if k != "val_init"}
+    new = upgrade(_schema4(method, old_params), {})
+    assert new["schema"] == RECORD_SCHEMA and validate_record(new) == []
+    assert new["config"]["params"] == resolve_params(method, {"val_init": "seeded"})
+    today = {**distill_config("digits", method, resolve_params(method, {}), 2, 12, None, 0), "eval": EvalConfig().resolved()}
+    assert new["key"] == cell_key(today)
+    explicit = upgrade(_schema4(method, {**old_params, "val_init": "fresh"}), {})
+    assert explicit["config"]["params"]["val_init"] == "fresh"
+
+
+def test_other_methods_keep_their_keys():
+    old = _schema4("random", resolve_params("random", {}))
+    new = upgrade(old, {})
+    assert new["schema"] == RECORD_SCHEMA and new["key"] == old["key"] and new["config"] == old["config"]
+
+
+def _cache_artifact(cache: Path, method: str, params: dict) -> Path:
+    meta = {"method": method, "params": params, "dataset": "digits", "ipc": 1, "iterations": 5, "seed": 0}
+    key = stable_hash(distill_config("digits", method, params, 1, 5, None, 0))
+    DistilledSet(torch.rand(2, 1, 8, 8), torch.tensor([[0.9, 0.1], [0.2, 0.8]]), "soft", 2, meta=meta).save(
+        cache / "artifacts" / key)
+    return cache / "artifacts" / key
+
+
+def test_cached_label_distillation_artifacts_move_to_their_new_keys_unchanged(tmp_path):
+    params = {k: v for k, v in resolve_params("ld", {}).items() if k != "val_init"}
+    ld = _cache_artifact(tmp_path, "ld", params)
+    other = _cache_artifact(tmp_path, "random", {})
+    before = load_artifact(next(ld.glob("*.json")))
+    assert rekey_cached_artifacts(tmp_path) == 1
+    moved = tmp_path / "artifacts" / stable_hash(distill_config("digits", "ld", resolve_params("ld", {}), 1, 5, None, 0))
+    assert not ld.exists() and other.exists() and moved.exists()
+    after = load_artifact(next(moved.glob("*.json")))  # its hash still holds: the content did not change
+    assert after.content_hash() == before.content_hash() and torch.equal(after.labels, before.labels)
+    assert rekey_cached_artifacts(tmp_path) == 0  # idempotent
+
+
+def test_a_cached_artifact_in_a_folder_its_config_does_not_name_stays(tmp_path):
+    params = {k: v for k, v in resolve_params("ld", {}).items() if k != "val_init"}
+    folder = _cache_artifact(tmp_path, "ld", params)
+    stray = folder.with_name("0123456789abcdef")
+    folder.rename(stray)
+    assert rekey_cached_artifacts(tmp_path) == 0 and stray.exists()
