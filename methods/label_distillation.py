@@ -215,16 +215,17 @@ class LDSettings:
     label_init: str = "uniform"
     init_smoothing: float = 0.1
     label_schedule: str = "constant"  # or "cosine": the label lr decays to 0 over the iterations
-    val_init: str = "seeded"  # or "fresh": each selection point's judge gets its own init and batch order
+    val_init: str = "fresh"  # each selection point's judge gets its own init and batch order; or "seeded"
 
 
 VAL_INITS = ("seeded", "fresh")
 
 
 def judge_seed(s: LDSettings, seed: int, iteration: int) -> int:
-    """The seed of the learner that judges the labels at a selection point. "seeded": the distillation's
-    seed every time (every point judged with the same init and batch order); "fresh": one per point, as the
-    official code's validation draws a new LeNet and new batches from its running RNG each time."""
+    """The seed of the learner that judges the labels at a selection point. "fresh" (the default): one per
+    point, as the official code's validation draws a new LeNet and new batches from its running RNG each time;
+    "seeded": the distillation's seed every time (every point judged with the same init and batch order: what
+    ld did before schema 5, 0.55 points lower over five paired N = 100 distillations, ld-val-ablation-mnist)."""
     return seed if s.val_init == "seeded" else 1_000_003 * seed + iteration
 
 
@@ -365,7 +366,7 @@ def distill_labels(data: RealData, budget: Budget, seed: int, device: torch.devi
 LD_SMOKE = {"iterations": 6, "outer_batch": 64, "select_every": 3, "val_size": 100}  # seconds, for tests
 LD_DEFAULTS = dict(learner="lenet", iterations=2000, inner_steps=1, inner_batch=0, outer_batch=1024, label_lr=1e-3,
                    base="balanced", stats_gap=0, select_every=250, val_size=2000, base_dataset="",
-                   label_init="uniform", init_smoothing=0.1, label_schedule="constant", val_init="seeded")
+                   label_init="uniform", init_smoothing=0.1, label_schedule="constant", val_init="fresh")
 
 
 @register_method("ld", label_kind="soft", smoke=LD_SMOKE, inner_lr=0.01, model_lr=1e-3, **LD_DEFAULTS,

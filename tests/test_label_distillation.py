@@ -195,8 +195,8 @@ def test_smoothed_label_init_starts_from_the_true_labels(digits, cpu):
 
 @pytest.mark.parametrize("method", ["ld", "ld_rr"])
 def test_fresh_validation_judges_each_selection_point_with_its_own_learner(method, digits, cpu, monkeypatch):
-    """val_init = "seeded" judges every selection point with the distillation's seed; "fresh" draws a new judge
-    (init and batch order) per point, as the official validation does, and is still reproducible."""
+    """val_init = "seeded" judges every selection point with the distillation's seed; "fresh" (the default) draws
+    a new judge (init and batch order) per point, as the official validation does, and is still reproducible."""
     import methods.label_distillation as ld
 
     seen: list[int] = []
@@ -207,10 +207,10 @@ def test_fresh_validation_judges_each_selection_point_with_its_own_learner(metho
         return judge(*args)
 
     monkeypatch.setattr(ld, "judge_labels", spy)
-    run_method(method, digits, Budget(2), 3, cpu, SMALL)
+    run_method(method, digits, Budget(2), 3, cpu, {**SMALL, "val_init": "seeded"})
     assert seen == [3, 3]
     seen.clear()
-    fresh = run_method(method, digits, Budget(2), 3, cpu, {**SMALL, "val_init": "fresh"})
+    fresh = run_method(method, digits, Budget(2), 3, cpu, SMALL)  # the default
     assert len(set(seen)) == 2 and 3 not in seen
     first = list(seen)
     seen.clear()
