@@ -102,3 +102,45 @@ def test_reports_label_both_protocols_and_never_mix_them():
     assert scores.loc[("dm", "fixed"), "ior"] == pytest.approx(0.10)  # against its own protocol's random row
     assert scores.loc[("dm", "per-architecture"), "ior"] == pytest.approx(0.05)
     assert "lr_policy" in scores.loc[("dm", "per-architecture"), "missing"]  # no full row under that protocol
+
+
+@pytest.mark.parametrize("peak", [0.5, 3.0, 1e6])
+def test_the_search_extends_past_an_edge_until_the_best_is_inside(peak):
+    from benchmarks.tuning import EXTEND, search
+
+    trained: list[float] = []
+
+    def score(lr: float) -> float:  # one peak at ``peak``, on a log scale
+        trained.append(lr)
+        return -abs(torch.log(torch.tensor(lr / peak)).item())
+
+    best = search([0.1, 1.0, 10.0], score)
+    beyond = [lr for lr in dict.fromkeys(trained) if lr > 10.0 + 1e-9]
+    if peak > 10.0 * 10.0**EXTEND:  # never inside: every extension tried, the last one chosen
+        assert len(beyond) == EXTEND and best == pytest.approx(10.0**(1 + EXTEND))
+    else:
+        assert best == pytest.approx(min([0.1, 1.0, 10.0, *beyond], key=lambda lr: abs(torch.log(torch.tensor(lr / peak)))))
+        assert len(beyond) == (0 if peak <= 10.0 else 1)
+
+
+def test_a_cached_search_cut_short_by_a_smaller_extend_continues_as_a_fresh_one(digits, cpu, monkeypatch, tmp_path):
+    import benchmarks.tuning as tuning
+
+    cfg = replace(CFG, lr_grid=(0.03, 0.1))  # a two-point grid: its best is on an edge, so it extends
+    ds = run_method("random", digits, Budget(2), 0, cpu)
+    monkeypatch.setattr(tuning, "EXTEND", 1)
+    short = choose_lr(cfg, ds, digits, cpu)
+    assert len(short["val_acc"]) == 3
+    monkeypatch.undo()
+    monkeypatch.setenv("DDBENCH_CACHE", str(tmp_path / "cache"))
+    calls = []
+    real = training.train_group
+    monkeypatch.setattr(training, "train_group", lambda *a, **k: calls.append(a[3]) or real(*a, **k))
+    continued = choose_lr(cfg, ds, digits, cpu)
+    assert calls and {f"{lr:.6g}" for lr in calls} == set(continued["val_acc"]) - set(short["val_acc"])  # only new lrs
+    assert {k: short["val_acc"][k] for k in short["val_acc"]} == {k: continued["val_acc"][k] for k in short["val_acc"]}
+    monkeypatch.setenv("DDBENCH_CACHE", str(tmp_path / "fresh"))
+    assert choose_lr(cfg, ds, digits, cpu) == continued  # the same lrs, scores and choice as a search from scratch
+    monkeypatch.setenv("DDBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(training, "train_group", lambda *a, **k: pytest.fail("trained again"))
+    assert choose_lr(cfg, ds, digits, cpu) == continued  # finished: read, not searched again
