@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -105,16 +106,18 @@ def choose_lr(cfg: EvalConfig, ds: DistilledSet, data: RealData, device: torch.d
     cached = _cached(path)
     tried: dict[str, float] = dict(cached["val_acc"]) if cached else {}
     known = len(tried)
-    setup: list[Any] = []  # the reference set, validation split and plain config: built only if something trains
+
+    @cache
+    def setup() -> tuple[DistilledSet, Any, Any, EvalConfig]:
+        """The reference set, the validation split and the plain config: built only if something trains."""
+        plain = replace(cfg, seed=REFERENCE_SEED, order_seed=None, loss=REFERENCE_LOSS, lr_grid=(), robustness=None,
+                        lr_from_artifact=False).for_device(device)
+        return (reference_set(data, ipc, device, ds), *val_subset(data, cfg.val_size), plain)
 
     def score(lr: float) -> float:
         name = f"{lr:.6g}"
         if name not in tried:
-            if not setup:
-                plain = replace(cfg, seed=REFERENCE_SEED, order_seed=None, loss=REFERENCE_LOSS, lr_grid=(),
-                                robustness=None, lr_from_artifact=False).for_device(device)
-                setup.extend((reference_set(data, ipc, device, ds), *val_subset(data, cfg.val_size), plain))
-            ref, vx, vy, plain = setup
+            ref, vx, vy, plain = setup()
             (res,) = train_group([ref], data, [plain], lr, device)
             tried[name] = round(accuracy(res.model, data, vx, vy, device, plain.precision, res.eval_batch,
                                          res.predict), 4)
