@@ -22,7 +22,7 @@ from reports.exact import exact_mean, exact_std
 from reports.frame import GROUP, load_records, to_frame
 from reports.robustness import robustness_section
 from reports.robustness_figures import robustness_figures
-from reports.sections import cost_section, scores_section, teachers_section
+from reports.sections import cost_section, scores_section, teachers_section, tuning_section
 
 
 def summarise(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -130,7 +130,8 @@ def leaderboard(df: pd.DataFrame, records: list[dict[str, Any]], suite: str,
             lines += ["", "### By method and distillation budget (mean over models, optimizers and seeds)", ""]
             lines.append(budget_table(dd, budgets))
         for section in (scores_section(records, dataset), robustness_section(records, dataset),
-                        teachers_section(records, dataset), cost_section(records, dataset)):
+                        tuning_section(records, dataset), teachers_section(records, dataset),
+                        cost_section(records, dataset)):
             lines += ["", *section] if section else []
         lines += ["", "### By method x model (rows) and optimizer (columns)", "", pivot_table(dd)]
         errors = dd[dd.status == "error"]

@@ -1,5 +1,5 @@
 """Leaderboard sections computed from the records beyond accuracy: the field's relative scores (HLR, IOR, LRS),
-the teachers behind soft labels, and cost (robustness has its own module, ``reports.robustness``)."""
+the fair protocol's per-architecture choices, the teachers behind soft labels, and cost (robustness has its own module, ``reports.robustness``)."""
 
 from __future__ import annotations
 
@@ -83,6 +83,36 @@ def cost_section(records: list[dict[str, Any]], dataset: str) -> list[str]:
                "peak mem (GiB)", "label storage (B)"]
     return ["### Cost on the hardware that ran it (distillation: mean per artifact; evaluation: per cell, hours and "
             "energy summed)", "", tabulate(out, headers=headers, tablefmt="github", disable_numparse=True)]
+
+
+def tuning_section(records: list[dict[str, Any]], dataset: str) -> list[str]:
+    """The fair protocol's choices, as the records carry them: per architecture, optimizer, ipc and training length,
+    every lr its search trained on the reference set with the validation accuracy it reached, and the lr chosen
+    (so a column's number can be read with its recipe: a choice on a grid edge, or a search that saw only chance)."""
+    rows: dict[str, dict[str, Any]] = {}
+    for r in records:
+        tuned = (r.get("metrics") or {}).get("lr_tuning")
+        if r["status"] != "ok" or r["config"]["dataset"] != dataset or not tuned:
+            continue
+        ev = r["config"]["eval"]
+        row = rows.setdefault(tuned["key"], {**tuned, "model": ev["model"], "optimizer": ev["optimizer"],
+                                             "steps": ev["steps"], "epochs": ev.get("epochs"), "n": 0})
+        row["n"] += 1
+    if not rows:
+        return []
+
+    def tried(t: dict[str, Any]) -> str:
+        accs = sorted((float(lr), acc) for lr, acc in t["val_acc"].items())
+        return ", ".join(f"**{lr:g}: {acc:.2f}**" if lr == t["lr"] else f"{lr:g}: {acc:.2f}" for lr, acc in accs)
+
+    table = [[t["model"], t["optimizer"], "all" if t["ipc"] is None else t["ipc"],
+              t["steps"] if t["epochs"] is None else f"{t['epochs']} epochs", f"{t['lr']:g}", tried(t), t["reference"],
+              t["n"]]
+             for t in sorted(rows.values(), key=lambda t: (t["model"], t["optimizer"], t["ipc"] or 0, t["steps"] or 0,
+                                                           t["epochs"] or 0))]
+    return ["### The fair protocol's lr per architecture (chosen on validation, trained on the reference set)", "",
+            tabulate(table, headers=["model", "optimizer", "ipc", "steps", "lr", "val acc (%) per lr tried (chosen in "
+                                     "bold)", "reference set", "cells"], tablefmt="github", disable_numparse=True)]
 
 
 def teachers_section(records: list[dict[str, Any]], dataset: str) -> list[str]:

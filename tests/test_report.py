@@ -173,3 +173,28 @@ def test_teachers_section_names_each_teacher_once_and_counts_unrecorded_cells():
     assert "99.50" in table[1] and "patience 2" in table[1] and "| 15 " in table[1]
     assert lines[-1] == "Not recorded (records made before teachers were): rded (1 cells)."
     assert teachers_section(records, "mnist") == []
+
+
+def test_tuning_section_lists_every_lr_tried_once_per_search_with_the_choice_marked():
+    from reports.sections import tuning_section
+    from tests.synthetic_records import record
+
+    def tuned(method, model, seed, key, val_acc, lr, ipc=10, steps=300):
+        r = record(method, 90.0, dataset="mnist", model=model, optimizer="momentum", seed=seed, ipc=ipc, steps=steps,
+                   lr=lr, lr_per_architecture=True)
+        r["metrics"]["lr_tuning"] = {"key": key, "grid": [0.003, 0.01, 0.03], "ipc": ipc, "lr": lr,
+                                     "reference": "random seed 0", "val_acc": val_acc}
+        return r
+
+    lenet = {"0.003": 9.95, "0.01": 19.25, "0.03": 79.0, "0.09": 87.15, "0.27": 81.7}
+    vit = {"0.0009": 15.7, "0.00027": 11.4, "0.003": 14.7, "0.01": 12.1, "0.03": 12.4}
+    records = [tuned("random", "lenet", 0, "a", lenet, 0.09), tuned("dd", "lenet", 1, "a", lenet, 0.09),
+               tuned("random", "vit_tiny", 0, "b", vit, 0.0009, steps=100),
+               record("random", 50.0, dataset="mnist", model="convnet3")]  # a fixed-lr record: not a search
+    lines = "\n".join(tuning_section(records, "mnist")).splitlines()
+    rows = [line for line in lines if line.startswith(("| lenet", "| vit_tiny"))]
+    assert len(rows) == 2
+    assert "| 300 " in rows[0] and "0.003: 9.95, 0.01: 19.25, 0.03: 79.00, **0.09: 87.15**, 0.27: 81.70" in rows[0]
+    assert rows[0].rstrip(" |").endswith("2")  # two cells used that one search
+    assert "| 100 " in rows[1] and "0.00027: 11.40, **0.0009: 15.70**, 0.003: 14.70" in rows[1]
+    assert tuning_section(records, "digits") == [] and tuning_section(records[3:], "mnist") == []
