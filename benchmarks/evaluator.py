@@ -24,7 +24,7 @@ from benchmarks.metrics import accuracy, val_subset
 from benchmarks.protocols import steps_for
 from benchmarks.spec import EvalConfig, resolve_stacking
 from benchmarks.training import FLOP_PROBE, TrainResult, stackable, train_group
-from benchmarks.tuning import choose_lr
+from benchmarks.tuning import choose_lr, choose_steps
 
 
 def apply_hints(cfg: EvalConfig, ds: DistilledSet) -> EvalConfig:
@@ -46,7 +46,7 @@ def use_stacked(cfgs: list[EvalConfig], data: RealData, device: torch.device) ->
 
 
 def evaluate(ds: DistilledSet, data: RealData, cfg: EvalConfig, device: torch.device) -> dict[str, Any]:
-    """Train (selecting lr on validation when a grid is given) and test once; metrics, cost and execution."""
+    """Train (selecting lr, and under ``max_steps`` the length, on validation) and test once; metrics, cost, execution."""
     return evaluate_seeds([ds], data, [cfg], device)[0]
 
 
@@ -63,6 +63,9 @@ def evaluate_seeds(dss: list[DistilledSet], data: RealData, cfgs: list[EvalConfi
     vx, vy = val_subset(data, cfgs[0].val_size)
     base = cfgs[0].base_lr()
     tuning = choose_lr(cfgs[0], dss[0], data, device) if cfgs[0].lr_per_architecture else None
+    length = choose_steps(cfgs[0], tuning, dss[0], data, device) if tuning and cfgs[0].max_steps else None
+    if length:
+        cfgs = [replace(c, steps=length["steps"]) for c in cfgs]
     grid = [tuning["lr"]] if tuning else [base * m for m in cfgs[0].lr_grid] or [base]
     k = len(cfgs)
     best: list[tuple[float, TrainResult] | None] = [None] * k
@@ -99,6 +102,8 @@ def evaluate_seeds(dss: list[DistilledSet], data: RealData, cfgs: list[EvalConfi
                          len(grid), test_flops, peak, device, hw_cost)
         if tuning:
             result["metrics"]["lr_tuning"] = tuning
+        if length:
+            result["metrics"]["steps_tuning"] = length
         if panels[j] is not None:
             panel = dict(panels[j])
             result["cost"]["robustness"] = panel.pop("cost")  # timings beside the numbers

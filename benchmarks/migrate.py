@@ -8,7 +8,8 @@ Schema 2 -> 3: eval configs gain ``epochs``, ``weight_decay_all`` and ``protocol
 schema-2 record ran); keys
 are re-derived. Schema 3 -> 4: eval configs gain ``lr_per_architecture`` (False). Schema 4 -> 5: the label-distillation
 methods' params gain ``val_init`` ("seeded": how every schema-4 record's labels were selected); keys are re-derived,
-and cached artifacts of those methods move to their new artifact keys (``rekey_cached_artifacts``). An older record
+and cached artifacts of those methods move to their new artifact keys (``rekey_cached_artifacts``). Schema 5 -> 6: eval
+configs gain ``max_steps`` (None: the fair protocol chose no training length); keys are re-derived. An older record
 is upgraded one schema at a time.
 
 Corrections (``CORRECTIONS``) fix data of the current schema in place: ``correct_mfu`` bounds mfu by 1;
@@ -32,6 +33,7 @@ V1_EVAL_DEFAULTS = {"steps_offset": 0, "order_seed": None, "lr_from_artifact": F
 V2_EVAL_DEFAULTS = {"epochs": None, "weight_decay_all": False, "protocol": None}
 V3_EVAL_DEFAULTS = {"lr_per_architecture": False}
 V4_METHOD_PARAMS = {m: {"val_init": "seeded"} for m in ("ld", "ld_warm", "ld_rr")}
+V5_EVAL_DEFAULTS = {"max_steps": None}
 
 
 def _v4_params(method: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -41,7 +43,7 @@ def _v4_params(method: str, params: dict[str, Any]) -> dict[str, Any]:
 
 def _precision_free(config: dict[str, Any]) -> str:
     """A cell's identity without its precision, any schema's fields filled in to the current ones."""
-    ev = {**V2_EVAL_DEFAULTS, **V3_EVAL_DEFAULTS, **config["eval"]}
+    ev = {**V2_EVAL_DEFAULTS, **V3_EVAL_DEFAULTS, **V5_EVAL_DEFAULTS, **config["eval"]}
     params = _v4_params(config["method"], config.get("params") or {})
     return stable_hash({**config, "params": params, "eval": {k: v for k, v in ev.items() if k != "precision"}})
 
@@ -82,7 +84,14 @@ def upgrade_v4(record: dict[str, Any], requested: dict[str, tuple[str, str]]) ->
     return {**record, "schema": 5, "config": config, "key": cell_key(config)}
 
 
-UPGRADES = {1: upgrade_v1, 2: upgrade_v2, 3: upgrade_v3, 4: upgrade_v4}
+def upgrade_v5(record: dict[str, Any], requested: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    """A schema-5 record as schema 6: ``max_steps`` (None: every schema-5 record trained its config's steps), key
+    re-derived."""
+    config = {**record["config"], "eval": {**record["config"]["eval"], **V5_EVAL_DEFAULTS}}
+    return {**record, "schema": 6, "config": config, "key": cell_key(config)}
+
+
+UPGRADES = {1: upgrade_v1, 2: upgrade_v2, 3: upgrade_v3, 4: upgrade_v4, 5: upgrade_v5}
 
 
 def rekey_cached_artifacts(cache: Path) -> int:

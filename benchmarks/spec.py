@@ -26,7 +26,7 @@ from benchmarks.cost import bf16_supported
 from benchmarks.errors import UserError
 
 KEY_LEN = 16
-RECORD_SCHEMA = 5
+RECORD_SCHEMA = 6
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
@@ -73,6 +73,9 @@ class EvalConfig:
     lr_per_architecture: bool = _opt(False, "the fair per-architecture protocol: choose the lr once per dataset, "
                                             "architecture and ipc on validation (lr_grid multipliers, trained on random "
                                             "real images; `benchmarks.tuning`), shared by every set; default: fixed lr")
+    max_steps: int | None = _opt(None, "with lr_per_architecture, the training length is chosen too: after the lr, "
+                                       "3x the steps while validation gains more than a point, up to this many "
+                                       "(`benchmarks.tuning`); None: the config's steps")
 
     def resolved(self) -> dict[str, Any]:
         """The config with defaults filled in (lr, loss params): what a cell key hashes."""
@@ -114,6 +117,8 @@ class EvalConfig:
             PROTOCOLS.get(self.protocol)
         if self.lr_per_architecture and self.lr_from_artifact:
             raise UserError("lr_per_architecture and lr_from_artifact both choose the lr: set one of them")
+        if self.max_steps is not None:
+            self._check_max_steps()
         if self.weight_decay < 0:
             raise UserError(f"weight_decay must be 0 or more, got {self.weight_decay}")
         if self.compile not in (True, False, "auto"):
@@ -129,6 +134,19 @@ class EvalConfig:
             from benchmarks.robustness import RobustnessSpec
 
             RobustnessSpec.from_dict(self.robustness)
+
+    def _check_max_steps(self) -> None:
+        """``max_steps`` lengthens the fair protocol's training: it needs that protocol and a fixed step count."""
+        if isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int) or self.max_steps < self.steps:
+            raise UserError(f"max_steps must be an integer of at least steps ({self.steps}) or unset, got "
+                            f"{self.max_steps!r}")
+        if not self.lr_per_architecture:
+            raise UserError("max_steps is the fair protocol's training-length search: set lr_per_architecture = true "
+                            "too, or leave max_steps out")
+        clash = [n for n, on in (("epochs", self.epochs is not None), ("steps_from_artifact", self.steps_from_artifact),
+                                 ("steps_offset", self.steps_offset != 0)) if on]
+        if clash:
+            raise UserError(f"max_steps chooses the step count, and so does {clash[0]}: set one of them")
 
 
 EVAL_FIELDS = tuple(f.name for f in fields(EvalConfig))
@@ -199,8 +217,9 @@ RECORD_FIELDS: dict[str, str] = {
     "error": "the error message of a failed cell (null when ok)",
     "error_kind": "for errors: 'cell' (the configuration fails: kept) or 'environment' (retried by the next run)",
     "metrics": "test_acc and val_acc (%), final_loss, diverged, lr (chosen), lr_val_acc (val acc per tried lr), "
-               "steps (trained), robustness (when the suite asks for it), and lr_tuning (the fair per-architecture "
-               "protocol's choice: key, lr, val_acc per lr, grid, ipc, reference set)",
+               "steps (trained), robustness (when the suite asks for it), lr_tuning (the fair per-architecture "
+               "protocol's choice: key, lr, val_acc per lr, grid, ipc, reference set) and steps_tuning (its "
+               "training-length choice where max_steps is set: key, lr, steps, val_acc per step count, max_steps)",
     "cost": "wall_s, train_s, test_s (s), flops, train_flops, images_per_s, achieved_flops_per_s, mfu (<= 1), "
             "matmul_peak_flops_per_s (the measured, pinned or datasheet peak), peak_source ('datasheet' dense peak of "
             "a tabled GPU, else 'measured' matmul), mfu_peak_flops_per_s (mfu's denominator: max(peak, achieved)), "

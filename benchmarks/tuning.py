@@ -12,6 +12,10 @@ validation accuracy is used for every method's set and every loss. The test spli
 cached in ``<cache>/tuning/<key>.json`` and each record carries it. A cached choice is a memo of validation scores:
 one whose best still lies on an edge after fewer extensions than ``EXTEND`` allows continues its search (the same
 lrs, in the same order, as a search from scratch) and is written again.
+
+Where the config sets ``max_steps``, the training length is chosen after the lr (``choose_steps``): at the chosen lr,
+on the same reference set, ``STEPS_FACTOR`` times the steps is trained while validation gains more than
+``STEPS_GAIN`` points, up to ``max_steps``; the lr is not searched again at the longer length. Cached beside the lr.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
-from functools import cache
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +45,10 @@ EXTEND = 4
 KEYED_EXTEND = 2  # what every tuning key has hashed since the rule began (EXTEND was 2): a cached choice continues
 # its search under a larger EXTEND, so raising it keeps the keys and the choices found within two extensions
 # What the choice may depend on: the recipe, not the evaluation's own seed, loss, grid or panel.
-IGNORED = ("seed", "order_seed", "loss", "lr_grid", "robustness", "lr_per_architecture", "lr_from_artifact")
+IGNORED = ("seed", "order_seed", "loss", "lr_grid", "robustness", "lr_per_architecture", "lr_from_artifact",
+           "max_steps")  # the lr is chosen at the config's steps whatever the cap on the length chosen after it
+STEPS_FACTOR = 3  # each longer training tried is this many times the last kept one (capped at max_steps)
+STEPS_GAIN = 1.0  # validation points a longer training must gain over the last kept one to be kept
 
 
 def tuning_key(cfg: EvalConfig, dataset: str, ipc: int | None, grid: list[float]) -> str:
@@ -96,8 +103,6 @@ def choose_lr(cfg: EvalConfig, ds: DistilledSet, data: RealData, device: torch.d
     """The per-architecture lr for ``cfg`` at ``ds``'s ipc: from the cache, or chosen now on validation (a cached
     search the current ``EXTEND`` would carry further is continued). Returns {"key", "lr", "val_acc": {lr:
     validation accuracy}, "reference", "grid", "ipc"}."""
-    from benchmarks.training import train_group
-
     ipc = ds.meta.get("ipc")
     base = cfg.base_lr()
     grid = [base * m for m in (cfg.lr_grid or DEFAULT_GRID)]
@@ -107,20 +112,12 @@ def choose_lr(cfg: EvalConfig, ds: DistilledSet, data: RealData, device: torch.d
     tried: dict[str, float] = dict(cached["val_acc"]) if cached else {}
     known = len(tried)
 
-    @cache
-    def setup() -> tuple[DistilledSet, Any, Any, EvalConfig]:
-        """The reference set, the validation split and the plain config: built only if something trains."""
-        plain = replace(cfg, seed=REFERENCE_SEED, order_seed=None, loss=REFERENCE_LOSS, lr_grid=(), robustness=None,
-                        lr_from_artifact=False).for_device(device)
-        return (reference_set(data, ipc, device, ds), *val_subset(data, cfg.val_size), plain)
+    trainer = _ReferenceTrainer(cfg, ds, data, device)
 
     def score(lr: float) -> float:
         name = f"{lr:.6g}"
         if name not in tried:
-            ref, vx, vy, plain = setup()
-            (res,) = train_group([ref], data, [plain], lr, device)
-            tried[name] = round(accuracy(res.model, data, vx, vy, device, plain.precision, res.eval_batch,
-                                         res.predict), 4)
+            tried[name] = trainer.val_acc(lr, cfg.steps)
         return tried[name]
 
     best = search(grid, score)
@@ -128,6 +125,71 @@ def choose_lr(cfg: EvalConfig, ds: DistilledSet, data: RealData, device: torch.d
         return cached
     choice = {"key": key, "lr": best, "val_acc": tried, "grid": grid, "ipc": ipc,
               "reference": f"{REFERENCE_METHOD} seed {REFERENCE_SEED}" if ipc is not None else "the cell's own set"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(path, choice)
+    return choice
+
+
+class _ReferenceTrainer:
+    """Trains ``cfg``'s architecture on the reference set under the plain recipe (true labels, the reference seed)
+    and scores it on validation; the set and split are built only if something trains."""
+
+    def __init__(self, cfg: EvalConfig, ds: DistilledSet, data: RealData, device: torch.device) -> None:
+        self.cfg, self.ds, self.data, self.device = cfg, ds, data, device
+
+    @cached_property
+    def _setup(self) -> tuple[DistilledSet, Any, Any, EvalConfig]:
+        plain = replace(self.cfg, seed=REFERENCE_SEED, order_seed=None, loss=REFERENCE_LOSS, lr_grid=(),
+                        robustness=None, lr_from_artifact=False, max_steps=None).for_device(self.device)
+        ref = reference_set(self.data, self.ds.meta.get("ipc"), self.device, self.ds)
+        return (ref, *val_subset(self.data, self.cfg.val_size), plain)
+
+    def val_acc(self, lr: float, steps: int) -> float:
+        from benchmarks.training import train_group
+
+        ref, vx, vy, plain = self._setup
+        run = replace(plain, steps=steps)
+        (res,) = train_group([ref], self.data, [run], lr, self.device)
+        return round(accuracy(res.model, self.data, vx, vy, self.device, run.precision, res.eval_batch,
+                              res.predict), 4)
+
+
+def lengthen(start: int, cap: int, score: Callable[[int], float]) -> int:
+    """The length rule: from ``start`` steps, try ``STEPS_FACTOR`` times the last kept length (at most ``cap``) and
+    keep it while it gains more than ``STEPS_GAIN`` validation points; the last kept length wins."""
+    kept = start
+    while kept < cap:
+        longer = min(cap, kept * STEPS_FACTOR)
+        if score(longer) - score(kept) <= STEPS_GAIN:
+            break
+        kept = longer
+    return kept
+
+
+def choose_steps(cfg: EvalConfig, lr_choice: dict[str, Any], ds: DistilledSet, data: RealData,
+                 device: torch.device) -> dict[str, Any]:
+    """The training length for ``cfg`` at the fair protocol's chosen lr (``lr_choice``): from the cache, or chosen
+    now on validation by ``lengthen``. Returns {"key", "lr_key", "lr", "steps", "val_acc": {steps: validation
+    accuracy}, "max_steps", "factor", "gain"}."""
+    assert cfg.max_steps is not None
+    lr = lr_choice["lr"]
+    key = stable_hash({"lr_key": lr_choice["key"], "lr": f"{lr:.6g}", "max_steps": cfg.max_steps,
+                       "factor": STEPS_FACTOR, "gain": STEPS_GAIN})
+    path = tuning_path(key)
+    cached = _cached(path)
+    if cached is not None:
+        return cached
+    tried: dict[str, float] = {str(cfg.steps): lr_choice["val_acc"][f"{lr:.6g}"]}
+    trainer = _ReferenceTrainer(cfg, ds, data, device)
+
+    def score(steps: int) -> float:
+        if str(steps) not in tried:
+            tried[str(steps)] = trainer.val_acc(lr, steps)
+        return tried[str(steps)]
+
+    steps = lengthen(cfg.steps, cfg.max_steps, score)
+    choice = {"key": key, "lr_key": lr_choice["key"], "lr": lr, "steps": steps, "val_acc": tried,
+              "max_steps": cfg.max_steps, "factor": STEPS_FACTOR, "gain": STEPS_GAIN}
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(path, choice)
     return choice

@@ -95,24 +95,31 @@ def tuning_section(records: list[dict[str, Any]], dataset: str) -> list[str]:
         if r["status"] != "ok" or r["config"]["dataset"] != dataset or not tuned:
             continue
         ev = r["config"]["eval"]
-        row = rows.setdefault(tuned["key"], {**tuned, "model": ev["model"], "optimizer": ev["optimizer"],
-                                             "steps": ev["steps"], "epochs": ev.get("epochs"), "n": 0})
+        length = r["metrics"].get("steps_tuning")
+        row = rows.setdefault(f"{tuned['key']} {length['key'] if length else ''}",
+                              {**tuned, "model": ev["model"], "optimizer": ev["optimizer"], "steps": ev["steps"],
+                               "epochs": ev.get("epochs"), "length": length, "n": 0})
         row["n"] += 1
     if not rows:
         return []
 
-    def tried(t: dict[str, Any]) -> str:
-        accs = sorted((float(lr), acc) for lr, acc in t["val_acc"].items())
-        return ", ".join(f"**{lr:g}: {acc:.2f}**" if lr == t["lr"] else f"{lr:g}: {acc:.2f}" for lr, acc in accs)
+    def tried(accs: dict[str, float], chosen: float) -> str:
+        pairs = sorted((float(v), acc) for v, acc in accs.items())
+        return ", ".join(f"**{v:g}: {acc:.2f}**" if v == chosen else f"{v:g}: {acc:.2f}" for v, acc in pairs)
 
+    lengths = any(t["length"] for t in rows.values())  # a column only where some search chose the training length
     table = [[t["model"], t["optimizer"], "all" if t["ipc"] is None else t["ipc"],
-              t["steps"] if t["epochs"] is None else f"{t['epochs']} epochs", f"{t['lr']:g}", tried(t), t["reference"],
-              t["n"]]
+              t["steps"] if t["epochs"] is None else f"{t['epochs']} epochs", f"{t['lr']:g}", tried(t["val_acc"], t["lr"]),
+              *([tried(t["length"]["val_acc"], t["length"]["steps"]) + f" (cap {t['length']['max_steps']})"
+                 if t["length"] else ""] if lengths else []), t["reference"], t["n"]]
              for t in sorted(rows.values(), key=lambda t: (t["model"], t["optimizer"], t["ipc"] or 0, t["steps"] or 0,
                                                            t["epochs"] or 0))]
-    return ["### The fair protocol's lr per architecture (chosen on validation, trained on the reference set)", "",
-            tabulate(table, headers=["model", "optimizer", "ipc", "steps", "lr", "val acc (%) per lr tried (chosen in "
-                                     "bold)", "reference set", "cells"], tablefmt="github", disable_numparse=True)]
+    headers = ["model", "optimizer", "ipc", "steps", "lr", "val acc (%) per lr tried (chosen in bold)",
+               *(["val acc (%) per training length at that lr (chosen in bold)"] if lengths else []), "reference set",
+               "cells"]
+    title = "lr and training length" if lengths else "lr"
+    return [f"### The fair protocol's {title} per architecture (chosen on validation, trained on the reference set)", "",
+            tabulate(table, headers=headers, tablefmt="github", disable_numparse=True)]
 
 
 def teachers_section(records: list[dict[str, Any]], dataset: str) -> list[str]:

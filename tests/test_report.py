@@ -198,3 +198,26 @@ def test_tuning_section_lists_every_lr_tried_once_per_search_with_the_choice_mar
     assert rows[0].rstrip(" |").endswith("2")  # two cells used that one search
     assert "| 100 " in rows[1] and "0.00027: 11.40, **0.0009: 15.70**, 0.003: 14.70" in rows[1]
     assert tuning_section(records, "digits") == [] and tuning_section(records[3:], "mnist") == []
+
+
+def test_tuning_section_adds_the_training_lengths_tried_where_a_search_chose_one():
+    from reports.sections import tuning_section
+    from tests.synthetic_records import record
+
+    def tuned(model, key, length):
+        r = record("random", 90.0, dataset="mnist", model=model, optimizer="momentum", lr=0.09, lr_per_architecture=True)
+        r["metrics"]["lr_tuning"] = {"key": key, "grid": [0.003, 0.01, 0.03], "ipc": 10, "lr": 0.09,
+                                     "reference": "random seed 0", "val_acc": {"0.09": 60.0}}
+        if length:
+            r["metrics"]["steps_tuning"] = {"key": key + "s", "lr": 0.09, "steps": 600, "max_steps": 1800,
+                                            "val_acc": {"200": 60.0, "600": 85.5, "1800": 85.9}}
+        return r
+
+    lines = "\n".join(tuning_section([tuned("mobilenetv3_small_050", "m", True), tuned("lenet", "l", False)],
+                                     "mnist")).splitlines()
+    assert "lr and training length" in lines[0]
+    rows = {line.split("|")[1].strip(): line for line in lines if line.startswith(("| mobilenet", "| lenet"))}
+    assert "200: 60.00, **600: 85.50**, 1800: 85.90 (cap 1800)" in rows["mobilenetv3_small_050"]
+    assert "(cap" not in rows["lenet"] and len(rows["lenet"].split("|")) == len(rows["mobilenetv3_small_050"].split("|"))
+    only_lr = tuning_section([tuned("lenet", "l", False)], "mnist")
+    assert "training length" not in "\n".join(only_lr)

@@ -13,7 +13,7 @@ from benchmarks.errors import UserError
 from benchmarks.evaluator import evaluate
 from benchmarks.methods import Budget, run_method
 from benchmarks.spec import EvalConfig
-from benchmarks.tuning import choose_lr
+from benchmarks.tuning import choose_lr, choose_steps, lengthen
 
 SMOKE_HERDING = {"feature_model": "convnet3_w32", "feature_steps": 5}
 CFG = EvalConfig(model="convnet3_w32", optimizer="adam", steps=15, batch_size=20, val_size=200,
@@ -135,3 +135,59 @@ def test_a_cached_search_cut_short_by_a_smaller_extend_continues_as_a_fresh_one(
     monkeypatch.setenv("DDBENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(training, "train_group", lambda *a, **k: pytest.fail("trained again"))
     assert choose_lr(cfg, ds, digits, cpu) == continued  # finished: read, not searched again
+
+
+@pytest.mark.parametrize(("scores", "cap", "chosen"), [
+    ({10: 50.0, 30: 60.0, 90: 70.0, 100: 70.5}, 100, 90),  # gains 10, 10, then 0.5: the last gain is too small
+    ({10: 50.0, 30: 51.0}, 1000, 10),  # exactly one point is not more than one
+    ({10: 50.0, 30: 49.0}, 1000, 10),  # longer and worse
+    ({10: 50.0, 20: 80.0}, 20, 20),  # the cap is tried even when it is less than 3x
+    ({10: 50.0}, 10, 10),  # no room
+])
+def test_the_length_rule_keeps_a_longer_training_only_while_it_gains_more_than_a_point(scores, cap, chosen):
+    tried: list[int] = []
+
+    def score(steps: int) -> float:
+        tried.append(steps)
+        return scores[steps]
+
+    assert lengthen(10, cap, score) == chosen
+    assert all(s <= cap for s in tried) and set(tried) <= set(scores)
+
+
+LONG = replace(CFG, max_steps=45)
+
+
+def test_the_length_is_chosen_on_validation_at_the_chosen_lr_and_cached(digits, cpu, monkeypatch, tmp_path):
+    ds = run_method("herding", digits, Budget(2), 0, cpu)
+    lr = choose_lr(LONG, ds, digits, cpu)
+    length = choose_steps(LONG, lr, ds, digits, cpu)
+    assert length["steps"] in (15, 45) and "15" in length["val_acc"] and length["lr"] == lr["lr"]
+    assert length["val_acc"]["15"] == lr["val_acc"][f"{lr['lr']:.6g}"]  # the lr search's own score at the base length
+    gain = length["val_acc"]["45"] - length["val_acc"]["15"]
+    assert (length["steps"] == 45) == (gain > 1.0)
+    monkeypatch.setattr(training, "train_group", lambda *a, **k: pytest.fail("trained again"))
+    assert choose_steps(LONG, lr, ds, digits, cpu) == length  # cached
+    monkeypatch.undo()
+    monkeypatch.setenv("DDBENCH_CACHE", str(tmp_path / "other"))
+    blind = replace(digits, test_x=torch.full_like(digits.test_x, float("nan")), test_y=torch.zeros_like(digits.test_y))
+    assert choose_steps(LONG, choose_lr(LONG, ds, blind, cpu), ds, blind, cpu) == length  # no test split read
+
+
+def test_a_record_trains_the_chosen_length_and_carries_both_choices(digits, cpu):
+    result = evaluate(run_method("random", digits, Budget(2), 1, cpu), digits, LONG, cpu)
+    m = result["metrics"]
+    assert m["steps"] == m["steps_tuning"]["steps"] and m["steps_tuning"]["lr"] == m["lr"] == m["lr_tuning"]["lr"]
+    assert "steps_tuning" not in evaluate(run_method("random", digits, Budget(2), 1, cpu), digits, CFG, cpu)["metrics"]
+
+
+@pytest.mark.parametrize(("change", "match"), [
+    ({"lr_per_architecture": False}, "set lr_per_architecture = true"),
+    ({"max_steps": 10}, "at least steps"),
+    ({"epochs": 3}, "so does epochs"),
+    ({"steps_from_artifact": True}, "so does steps_from_artifact"),
+    ({"steps_offset": 5}, "so does steps_offset"),
+])
+def test_a_length_search_that_cannot_choose_is_refused(change, match):
+    with pytest.raises(UserError, match=match):
+        replace(LONG, **change).check()
