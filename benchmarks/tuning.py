@@ -21,7 +21,9 @@ on the same reference set, ``STEPS_FACTOR`` times the steps is trained while val
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
@@ -30,6 +32,7 @@ from typing import Any
 import torch
 
 from benchmarks.artifact import DistilledSet, write_json_atomic
+from benchmarks.claims import release, try_claim
 from benchmarks.data import RealData
 from benchmarks.metrics import accuracy, val_subset
 from benchmarks.paths import cache_dir
@@ -49,6 +52,7 @@ IGNORED = ("seed", "order_seed", "loss", "lr_grid", "robustness", "lr_per_archit
            "max_steps")  # the lr is chosen at the config's steps whatever the cap on the length chosen after it
 STEPS_FACTOR = 3  # each longer training tried is this many times the last kept one (capped at max_steps)
 STEPS_GAIN = 1.0  # validation points a longer training must gain over the last kept one to be kept
+WAIT_S = 5.0  # how often a run waiting for another's search looks again
 
 
 def tuning_key(cfg: EvalConfig, dataset: str, ipc: int | None, grid: list[float]) -> str:
@@ -91,6 +95,19 @@ def search(grid: list[float], score: Callable[[float], float]) -> float:
     return best()
 
 
+@contextmanager
+def _alone(key: str) -> Iterator[None]:
+    """Hold ``key``'s claim in the tuning cache while searching, so that runs sharing a cache search once: another
+    run waits for the claim to go and then reads the choice it left (a dead claimant's claim is taken over)."""
+    folder = cache_dir() / "tuning"
+    while (claim := try_claim(folder, key)) is None:
+        time.sleep(WAIT_S)
+    try:
+        yield
+    finally:
+        release(claim)
+
+
 def _cached(path: Path) -> dict[str, Any] | None:
     try:
         choice = json.loads(path.read_text())
@@ -107,6 +124,13 @@ def choose_lr(cfg: EvalConfig, ds: DistilledSet, data: RealData, device: torch.d
     base = cfg.base_lr()
     grid = [base * m for m in (cfg.lr_grid or DEFAULT_GRID)]
     key = tuning_key(cfg, data.name, ipc, grid)
+    with _alone(key):
+        return _choose_lr(cfg, ds, data, device, key, grid)
+
+
+def _choose_lr(cfg: EvalConfig, ds: DistilledSet, data: RealData, device: torch.device, key: str,
+               grid: list[float]) -> dict[str, Any]:
+    ipc = ds.meta.get("ipc")
     path = tuning_path(key)
     cached = _cached(path)
     tried: dict[str, float] = dict(cached["val_acc"]) if cached else {}
@@ -175,10 +199,14 @@ def choose_steps(cfg: EvalConfig, lr_choice: dict[str, Any], ds: DistilledSet, d
     lr = lr_choice["lr"]
     key = stable_hash({"lr_key": lr_choice["key"], "lr": f"{lr:.6g}", "max_steps": cfg.max_steps,
                        "factor": STEPS_FACTOR, "gain": STEPS_GAIN})
-    path = tuning_path(key)
-    cached = _cached(path)
-    if cached is not None:
-        return cached
+    with _alone(key):
+        return _cached(tuning_path(key)) or _choose_steps(cfg, lr_choice, ds, data, device, key)
+
+
+def _choose_steps(cfg: EvalConfig, lr_choice: dict[str, Any], ds: DistilledSet, data: RealData, device: torch.device,
+                  key: str) -> dict[str, Any]:
+    assert cfg.max_steps is not None
+    lr = lr_choice["lr"]
     tried: dict[str, float] = {str(cfg.steps): lr_choice["val_acc"][f"{lr:.6g}"]}
     trainer = _ReferenceTrainer(cfg, ds, data, device)
 
@@ -190,6 +218,5 @@ def choose_steps(cfg: EvalConfig, lr_choice: dict[str, Any], ds: DistilledSet, d
     steps = lengthen(cfg.steps, cfg.max_steps, score)
     choice = {"key": key, "lr_key": lr_choice["key"], "lr": lr, "steps": steps, "val_acc": tried,
               "max_steps": cfg.max_steps, "factor": STEPS_FACTOR, "gain": STEPS_GAIN}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(path, choice)
+    write_json_atomic(tuning_path(key), choice)
     return choice

@@ -191,3 +191,28 @@ def test_a_record_trains_the_chosen_length_and_carries_both_choices(digits, cpu)
 def test_a_length_search_that_cannot_choose_is_refused(change, match):
     with pytest.raises(UserError, match=match):
         replace(LONG, **change).check()
+
+
+def test_a_search_another_run_holds_is_waited_for_and_read_not_repeated(digits, cpu, monkeypatch):
+    import json
+    import os
+    import socket
+    import threading
+
+    import benchmarks.tuning as tuning
+
+    ds = run_method("random", digits, Budget(2), 0, cpu)
+    done = choose_lr(CFG, ds, digits, cpu)
+    path = tuning.tuning_path(done["key"])
+    path.unlink()  # as if another run were still searching: its claim is there and the choice not yet written
+    claim = path.parent / f".{done['key']}.claim"
+    claim.write_text(json.dumps({"host": socket.gethostname(), "pid": os.getppid()}))
+    monkeypatch.setattr(tuning, "WAIT_S", 0.05)
+    monkeypatch.setattr(training, "train_group", lambda *a, **k: pytest.fail("searched twice"))
+
+    def finish() -> None:
+        tuning.write_json_atomic(path, done)
+        claim.unlink()
+
+    threading.Timer(0.3, finish).start()
+    assert choose_lr(CFG, ds, digits, cpu) == done and not claim.exists()
