@@ -136,16 +136,17 @@ def cmd_distill(args: argparse.Namespace) -> None:
     from benchmarks import checkpoint
     from benchmarks.cost import resolve_device
     from benchmarks.data import load_dataset
-    from benchmarks.methods import Budget, run_method
+    from benchmarks.methods import Budget, resolve_params, run_method
     from benchmarks.spec import distill_config, stable_hash
 
     device = resolve_device(args.device)
-    data = load_dataset(args.dataset, args.data_root)
     params = parse_pairs(args.param, "--param")
     if args.base_dataset:
         params["base_dataset"] = args.base_dataset
+    resolve_params(args.method, params)  # bad parameters are refused before the dataset loads (and caches its split)
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise UserError(f"--out {args.out} is a file, not a directory")
+    data = load_dataset(args.dataset, args.data_root)
     # the same checkpoint folder a suite cell of this artifact uses: an interrupted run resumes from either
     key = stable_hash(distill_config(args.dataset, args.method, params, args.ipc, args.iterations, args.seconds,
                                      args.seed))

@@ -21,6 +21,7 @@ from safetensors.torch import save_file
 
 from benchmarks.artifact import DistilledSet, _digest, _stored_header
 from benchmarks.cli import main
+from benchmarks.data import load_dataset
 from benchmarks.driver import run_suite
 from benchmarks.methods import Budget, run_method
 from benchmarks.suite import parse_suite
@@ -291,6 +292,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, digits, cpu) -> Path:
     ws = tmp_path_factory.mktemp("ws")
     mp = pytest.MonkeyPatch()
     mp.setenv("DDBENCH_CACHE", str(ws / "cache"))
+    load_dataset.cache_clear()  # loaded here, so its split is in this cache whatever loaded digits before
     run_suite(parse_suite({"name": "tiny", "grid": {"datasets": ["digits"], "methods": ["random"], "ipc": [1],
                                                     "models": ["lenet"], "optimizers": ["adam"]},
                            "eval": {"steps": 2, "batch_size": 16, "val_size": 40}}),
