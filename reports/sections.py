@@ -3,6 +3,7 @@ the fair protocol's per-architecture choices, the teachers behind soft labels, a
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pandas as pd
@@ -96,7 +97,8 @@ def tuning_section(records: list[dict[str, Any]], dataset: str) -> list[str]:
             continue
         ev = r["config"]["eval"]
         length = r["metrics"].get("steps_tuning")
-        row = rows.setdefault(f"{tuned['key']} {length['key'] if length else ''}",
+        # one row per search result: records of one key that disagree (tuned on two machines' caches) show apart
+        row = rows.setdefault(json.dumps([tuned, length], sort_keys=True),
                               {**tuned, "model": ev["model"], "optimizer": ev["optimizer"], "steps": ev["steps"],
                                "epochs": ev.get("epochs"), "length": length, "n": 0})
         row["n"] += 1

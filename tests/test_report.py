@@ -221,3 +221,20 @@ def test_tuning_section_adds_the_training_lengths_tried_where_a_search_chose_one
     assert "(cap" not in rows["lenet"] and len(rows["lenet"].split("|")) == len(rows["mobilenetv3_small_050"].split("|"))
     only_lr = tuning_section([tuned("lenet", "l", False)], "mnist")
     assert "training length" not in "\n".join(only_lr)
+
+
+def test_tuning_section_shows_records_of_one_search_that_disagree_apart():
+    from reports.sections import tuning_section
+    from tests.synthetic_records import record
+
+    def tuned(seed, lr, acc):
+        r = record("random", 90.0, dataset="mnist", model="lenet", optimizer="momentum", seed=seed, lr=lr,
+                   lr_per_architecture=True)
+        r["metrics"]["lr_tuning"] = {"key": "same", "grid": [0.003, 0.01, 0.03], "ipc": 10, "lr": lr,
+                                     "reference": "random seed 0", "val_acc": {"0.01": acc, "0.03": 100 - acc}}
+        return r
+
+    section = "\n".join(tuning_section([tuned(0, 0.03, 40.0), tuned(1, 0.01, 60.0), tuned(2, 0.03, 40.0)], "mnist"))
+    rows = [line for line in section.splitlines() if line.startswith("| lenet")]
+    assert len(rows) == 2  # a cache on another machine chose otherwise: both choices show, with their cells
+    assert sorted(r.rstrip(" |").split("|")[-1].strip() for r in rows) == ["1", "2"]
