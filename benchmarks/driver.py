@@ -96,9 +96,12 @@ def run_suite(suite: Suite, records_dir: Path, device: torch.device | str, data_
     just before it is handed over; groups another run holds are left to it and come back once its claim is
     gone ("other" counts the cells it stored meanwhile)."""
     from benchmarks.executors import make_executor
+    from benchmarks.tuning import remember
 
     store = Store(records_dir)
     p = plan(suite, store, retry_errors, limit, shard, cached_only, methods)
+    if p.todo:
+        remember(store.scan().values())  # the fair protocol's choices the stored records were made with
     counts = {"cells": len(p.cells), "stored": p.stored, "not_selected": p.not_selected, "ok": 0, "error": 0,
               "other": 0}
     runner = executor or make_executor("inprocess")

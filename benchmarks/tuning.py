@@ -16,13 +16,17 @@ lrs, in the same order, as a search from scratch) and is written again.
 Where the config sets ``max_steps``, the training length is chosen after the lr (``choose_steps``): at the chosen lr,
 on the same reference set, ``STEPS_FACTOR`` times the steps is trained while validation gains more than
 ``STEPS_GAIN`` points, up to ``max_steps``; the lr is not searched again at the longer length. Cached beside the lr.
+
+Records carry both choices, and a run seeds its cache with its stored records' choices (``remember``): a suite
+continued on another machine (a GPU, a fresh clone) trains at the choices its records were made with instead of
+searching again, perhaps to another choice under other float rounding.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from functools import cached_property
@@ -220,3 +224,20 @@ def _choose_steps(cfg: EvalConfig, lr_choice: dict[str, Any], ds: DistilledSet, 
               "max_steps": cfg.max_steps, "factor": STEPS_FACTOR, "gain": STEPS_GAIN}
     write_json_atomic(tuning_path(key), choice)
     return choice
+
+
+def remember(records: Iterable[dict[str, Any]]) -> int:
+    """Write the lr and length choices that ``records`` carry into this machine's tuning cache where it has none
+    under their keys (a cached search is never replaced); returns how many were written."""
+    written = 0
+    for r in records:
+        metrics = r.get("metrics") or {}
+        for choice in (metrics.get("lr_tuning"), metrics.get("steps_tuning")):
+            if not isinstance(choice, dict) or not isinstance(choice.get("key"), str):
+                continue
+            path = tuning_path(choice["key"])
+            if _cached(path) is None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write_json_atomic(path, choice)
+                written += 1
+    return written

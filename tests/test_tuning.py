@@ -3,6 +3,7 @@ architecture and ipc (cached, shared by every set), and every record says what w
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -216,3 +217,37 @@ def test_a_search_another_run_holds_is_waited_for_and_read_not_repeated(digits, 
 
     threading.Timer(0.3, finish).start()
     assert choose_lr(CFG, ds, digits, cpu) == done and not claim.exists()
+
+
+def test_a_run_continued_on_another_machine_trains_at_the_choices_its_records_carry(digits, cpu, monkeypatch, tmp_path):
+    import benchmarks.tuning as tuning
+    from benchmarks.driver import run_suite
+    from benchmarks.suite import parse_suite
+
+    suite = parse_suite({"name": "fair", "grid": {"datasets": ["digits"], "methods": ["random", "herding"], "ipc": [2],
+                                                  "models": ["convnet3_w32"], "optimizers": ["adam"]},
+                         "eval": {"steps": 15, "batch_size": 20, "val_size": 200, "lr_per_architecture": True,
+                                  "lr_grid": [0.1, 1.0, 10.0], "max_steps": 45}})
+    records = tmp_path / "records"
+    run_suite(suite, records, cpu, progress=False, methods=["random"])
+    first = json.loads(next(records.glob("*.json")).read_text())["metrics"]
+    monkeypatch.setenv("DDBENCH_CACHE", str(tmp_path / "elsewhere"))  # another machine: an empty cache
+    monkeypatch.setattr(tuning._ReferenceTrainer, "val_acc", lambda *a: pytest.fail("searched again"))
+    run_suite(suite, records, cpu, progress=False)
+    stored = [json.loads(p.read_text()) for p in records.glob("*.json")]
+    assert {r["config"]["method"] for r in stored} == {"random", "herding"}
+    for r in stored:
+        assert r["metrics"]["lr_tuning"] == first["lr_tuning"] and r["metrics"]["steps_tuning"] == first["steps_tuning"]
+
+
+def test_remembering_never_replaces_a_cached_search(tmp_path):
+    import benchmarks.tuning as tuning
+
+    own = {"key": "k1", "lr": 0.01, "val_acc": {"0.01": 90.0}}
+    tuning.tuning_path("k1").parent.mkdir(parents=True, exist_ok=True)
+    tuning.write_json_atomic(tuning.tuning_path("k1"), own)
+    other = {"metrics": {"lr_tuning": {"key": "k1", "lr": 0.03, "val_acc": {"0.03": 91.0}},
+                         "steps_tuning": {"key": "k2", "lr": 0.03, "steps": 45, "val_acc": {"15": 80.0, "45": 91.0}}}}
+    assert tuning.remember([other, {"metrics": {}}, {"status": "error"}]) == 1
+    assert json.loads(tuning.tuning_path("k1").read_text()) == own
+    assert json.loads(tuning.tuning_path("k2").read_text())["steps"] == 45
