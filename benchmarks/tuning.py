@@ -199,7 +199,6 @@ def choose_steps(cfg: EvalConfig, lr_choice: dict[str, Any], ds: DistilledSet, d
     """The training length for ``cfg`` at the fair protocol's chosen lr (``lr_choice``): from the cache, or chosen
     now on validation by ``lengthen``. Returns {"key", "lr_key", "lr", "steps", "val_acc": {steps: validation
     accuracy}, "max_steps", "factor", "gain"}."""
-    assert cfg.max_steps is not None
     lr = lr_choice["lr"]
     key = stable_hash({"lr_key": lr_choice["key"], "lr": f"{lr:.6g}", "max_steps": cfg.max_steps,
                        "factor": STEPS_FACTOR, "gain": STEPS_GAIN})
