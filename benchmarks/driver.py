@@ -96,12 +96,12 @@ def run_suite(suite: Suite, records_dir: Path, device: torch.device | str, data_
     just before it is handed over; groups another run holds are left to it and come back once its claim is
     gone ("other" counts the cells it stored meanwhile)."""
     from benchmarks.executors import make_executor
-    from benchmarks.tuning import remember
+    from benchmarks.tuning import choices_of, remember
 
     store = Store(records_dir)
     p = plan(suite, store, retry_errors, limit, shard, cached_only, methods)
-    if p.todo:
-        remember(store.scan().values())  # the fair protocol's choices the stored records were made with
+    known = choices_of(store.scan().values()) if p.todo else []  # the fair protocol's choices of stored records
+    remember(known)
     counts = {"cells": len(p.cells), "stored": p.stored, "not_selected": p.not_selected, "ok": 0, "error": 0,
               "other": 0}
     runner = executor or make_executor("inprocess")
@@ -113,7 +113,7 @@ def run_suite(suite: Suite, records_dir: Path, device: torch.device | str, data_
         while pending:
             waiting: list[list[Cell]] = []
             records = runner.run(suite, _claim(pending, store, written_before, counts, cells_bar, held, waiting),
-                                 str(device), data_root)
+                                 str(device), data_root, known)
             try:
                 for cell, record in records:
                     _store(record, cell, store, counts, cells_bar, held, on_record)

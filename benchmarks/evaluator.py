@@ -39,6 +39,17 @@ def apply_hints(cfg: EvalConfig, ds: DistilledSet) -> EvalConfig:
     return replace(cfg, steps=steps, steps_offset=0, lr=lr)
 
 
+def fair_choices(cfg: EvalConfig, ds: DistilledSet, data: RealData,
+                 device: torch.device) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The fair per-architecture protocol's lr choice and, under ``max_steps``, length choice for ``cfg`` as it
+    executes on ``device`` (hints applied); (None, None) for a fixed recipe."""
+    if not cfg.lr_per_architecture:
+        return None, None
+    cfg = apply_hints(cfg, ds).for_device(device)  # both idempotent: a config already executing stays as it is
+    tuning = choose_lr(cfg, ds, data, device)
+    return tuning, choose_steps(cfg, tuning, ds, data, device) if cfg.max_steps else None
+
+
 def use_stacked(cfgs: list[EvalConfig], data: RealData, device: torch.device) -> bool:
     """The measured policy: stack where it pays on this device type and the cells allow it."""
     same = all(replace(c, seed=0) == replace(cfgs[0], seed=0) for c in cfgs)
@@ -62,8 +73,7 @@ def evaluate_seeds(dss: list[DistilledSet], data: RealData, cfgs: list[EvalConfi
     reset_peak_memory(device)
     vx, vy = val_subset(data, cfgs[0].val_size)
     base = cfgs[0].base_lr()
-    tuning = choose_lr(cfgs[0], dss[0], data, device) if cfgs[0].lr_per_architecture else None
-    length = choose_steps(cfgs[0], tuning, dss[0], data, device) if tuning and cfgs[0].max_steps else None
+    tuning, length = fair_choices(cfgs[0], dss[0], data, device)
     if length:
         cfgs = [replace(c, steps=length["steps"]) for c in cfgs]
     grid = [tuning["lr"]] if tuning else [base * m for m in cfgs[0].lr_grid] or [base]

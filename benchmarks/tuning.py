@@ -65,6 +65,13 @@ def tuning_key(cfg: EvalConfig, dataset: str, ipc: int | None, grid: list[float]
                         "reference": [REFERENCE_METHOD, REFERENCE_SEED, REFERENCE_LOSS], "extend": KEYED_EXTEND})
 
 
+def search_identity(dataset: str, ipc: int | None, cfg: EvalConfig) -> str:
+    """What makes two cells share one search, known before their artifacts exist (``tuning_key`` also needs the
+    executing device's precision): executors that spread cells over machines search once per identity."""
+    return stable_hash({"dataset": dataset, "ipc": ipc,
+                        "recipe": {k: v for k, v in cfg.resolved().items() if k not in IGNORED}})
+
+
 def tuning_path(key: str) -> Path:
     return cache_dir() / "tuning" / f"{key}.json"
 
@@ -225,18 +232,26 @@ def _choose_steps(cfg: EvalConfig, lr_choice: dict[str, Any], ds: DistilledSet, 
     return choice
 
 
-def remember(records: Iterable[dict[str, Any]]) -> int:
-    """Write the lr and length choices that ``records`` carry into this machine's tuning cache where it has none
-    under their keys (a cached search is never replaced); returns how many were written."""
-    written = 0
+def choices_of(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The distinct lr and length choices ``records`` carry."""
+    found: dict[str, dict[str, Any]] = {}
     for r in records:
         metrics = r.get("metrics") or {}
         for choice in (metrics.get("lr_tuning"), metrics.get("steps_tuning")):
-            if not isinstance(choice, dict) or not isinstance(choice.get("key"), str):
-                continue
-            path = tuning_path(choice["key"])
-            if _cached(path) is None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                write_json_atomic(path, choice)
-                written += 1
+            if isinstance(choice, dict) and isinstance(choice.get("key"), str):
+                found.setdefault(choice["key"], choice)
+    return list(found.values())
+
+
+def remember(choices: Iterable[dict[str, Any]]) -> int:
+    """Write ``choices`` (``choices_of`` records, or what ``choose_lr`` / ``choose_steps`` returned elsewhere) into
+    this machine's tuning cache where it has none under their keys (a cached search is never replaced); returns
+    how many were written."""
+    written = 0
+    for choice in choices:
+        path = tuning_path(choice["key"])
+        if _cached(path) is None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(path, choice)
+            written += 1
     return written

@@ -151,3 +151,27 @@ def test_ctrl_c_cancels_outstanding_tasks_and_keeps_what_was_stored(cluster, tmp
     while _ray_workers_running("ddbench-") and time.time() < deadline:
         time.sleep(0.5)
     assert not _ray_workers_running("ddbench-"), "tasks kept running after the interrupt"
+
+
+def test_workers_train_at_the_fair_protocol_choices_the_stored_records_carry(cluster, tmp_path, cpu, monkeypatch):
+    """A suite continued on a cluster whose workers' caches lack its choices: they come from the stored records
+    (one search task per architecture hands them on), shown by a length no search could have chosen."""
+    import json
+
+    doc = {"name": "rayfair", "grid": {"datasets": ["digits"], "methods": ["random", "herding"], "ipc": [2],
+                                       "models": ["lenet"], "optimizers": ["adam"], "seeds": [0]},
+           "eval": {"steps": 15, "batch_size": 20, "val_size": 200, "precision": "fp32", "compile": False,
+                    "lr_per_architecture": True, "max_steps": 45}}
+    suite = parse_suite(doc)
+    records = tmp_path / "records"
+    monkeypatch.setenv("DDBENCH_CACHE", str(tmp_path / "driver-a"))  # the driver's caches, not the workers'
+    run_suite(suite, records, cpu, progress=False, methods=["random"])
+    (path,) = records.glob("*.json")
+    stored = json.loads(path.read_text())
+    stored["metrics"]["steps_tuning"]["steps"] = 30  # the search tries 15 and 45 only
+    path.write_text(json.dumps(stored))
+    monkeypatch.setenv("DDBENCH_CACHE", str(tmp_path / "driver-b"))
+    counts = run_suite(suite, records, "cpu", progress=False, executor=RayExecutor(address=cluster.address))
+    assert counts["ok"] == 1
+    (herding,) = [r for r in Store(records).scan().values() if r["config"]["method"] == "herding"]
+    assert herding["metrics"]["steps"] == 30 and herding["metrics"]["lr_tuning"] == stored["metrics"]["lr_tuning"]

@@ -248,6 +248,45 @@ def test_remembering_never_replaces_a_cached_search(tmp_path):
     tuning.write_json_atomic(tuning.tuning_path("k1"), own)
     other = {"metrics": {"lr_tuning": {"key": "k1", "lr": 0.03, "val_acc": {"0.03": 91.0}},
                          "steps_tuning": {"key": "k2", "lr": 0.03, "steps": 45, "val_acc": {"15": 80.0, "45": 91.0}}}}
-    assert tuning.remember([other, {"metrics": {}}, {"status": "error"}]) == 1
+    assert tuning.remember(tuning.choices_of([other, {"metrics": {}}, {"status": "error"}, other])) == 1
     assert json.loads(tuning.tuning_path("k1").read_text()) == own
     assert json.loads(tuning.tuning_path("k2").read_text())["steps"] == 45
+
+
+FAIR = {"name": "fair", "grid": {"datasets": ["digits"], "methods": ["random", "herding"], "ipc": [2],
+                                 "models": ["convnet3_w32", "lenet"], "optimizers": ["adam"], "seeds": [0]},
+        "eval": {"steps": 15, "batch_size": 20, "val_size": 200, "lr_per_architecture": True,
+                 "lr_grid": [0.1, 1.0, 10.0], "max_steps": 45}}
+
+
+def test_cells_of_one_search_share_its_identity_before_their_artifacts_exist():
+    from benchmarks.suite import parse_suite
+    from benchmarks.tuning import search_identity
+
+    ident = {(c.method, c.eval.model): search_identity(c.dataset, c.ipc, c.eval) for c in parse_suite(FAIR).cells()}
+    assert ident[("random", "lenet")] == ident[("herding", "lenet")] != ident[("random", "convnet3_w32")]
+
+
+def test_a_ray_search_task_chooses_and_evaluations_on_other_nodes_train_at_its_choices(digits, cpu, monkeypatch,
+                                                                                        tmp_path):
+    """The Ray executor's task functions, called directly: the search task's choices reach an evaluation task whose
+    node has another, empty cache, which then trains at them without searching."""
+    import benchmarks.tuning as tuning
+    from benchmarks.executors.ray_executor import _artifact_payload, _evaluate_task, _tune_task
+    from benchmarks.suite import parse_suite
+
+    threads = torch.get_num_threads()
+    suite = parse_suite(FAIR)
+    (cell,) = [c for c in suite.cells() if c.method == "random" and c.eval.model == "lenet"]
+    payload = _artifact_payload(run_method("random", digits, Budget(2), 0, cpu))
+    try:
+        searched = _tune_task(cell, "cpu", None, 1, [], payload)
+        lr, length = searched
+        assert length["lr_key"] == lr["key"] and length["lr"] == lr["lr"] and length["steps"] in (15, 45)
+        monkeypatch.setenv("DDBENCH_CACHE", str(tmp_path / "another-node"))
+        monkeypatch.setattr(tuning._ReferenceTrainer, "val_acc", lambda *a: pytest.fail("searched again"))
+        (record,) = _evaluate_task([cell], suite, "cpu", None, 1, [], searched, payload)
+    finally:
+        torch.set_num_threads(threads)
+    assert record["status"] == "ok" and [record["metrics"]["lr_tuning"], record["metrics"]["steps_tuning"]] == searched
+    assert _tune_task(cell, "cpu", None, 1, [], RuntimeError("distillation failed")) == []

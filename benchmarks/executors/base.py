@@ -3,7 +3,7 @@ only the driver (``benchmarks.driver.run_suite``) writes the store."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 from benchmarks.registry import Registry
@@ -14,9 +14,11 @@ from benchmarks.suite import Suite
 class Executor(Protocol):
     """Computes the records of groups of cells (cells that differ only in seed)."""
 
-    def run(self, suite: Suite, groups: Iterable[list[Cell]], device: str,
-            data_root: str | None) -> Iterator[tuple[Cell, dict[str, Any]]]:
-        """Yield each cell with its record as it completes (any order); stop early on close()."""
+    def run(self, suite: Suite, groups: Iterable[list[Cell]], device: str, data_root: str | None,
+            choices: Sequence[dict[str, Any]] = ()) -> Iterator[tuple[Cell, dict[str, Any]]]:
+        """Yield each cell with its record as it completes (any order); stop early on close(). ``choices``: the
+        fair protocol's choices the stored records carry (the driver has put them in this machine's cache;
+        an executor whose workers have other caches gives them to its workers)."""
         ...
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,8 +23,8 @@ ARTIFACTS_IN_MEMORY = 8
 class InProcessExecutor:
     """Runs every group here, in plan order; each artifact is distilled (or read from the cache) once."""
 
-    def run(self, suite: Suite, groups: Iterable[list[Cell]], device: str,
-            data_root: str | None) -> Iterator[tuple[Cell, dict[str, Any]]]:
+    def run(self, suite: Suite, groups: Iterable[list[Cell]], device: str, data_root: str | None,
+            choices: Sequence[dict[str, Any]] = ()) -> Iterator[tuple[Cell, dict[str, Any]]]:
         """Yield each cell's record in plan order."""
         dev = resolve_device(device)
         artifacts: OrderedDict[str, tuple[DistilledSet | None, BaseException | None]] = OrderedDict()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -45,8 +45,8 @@ class LocalExecutor:
             raise UserError(f"--workers and --threads-per-worker must be 0 (automatic) or more, got {self.workers} "
                             f"and {self.threads}")
 
-    def run(self, suite: Suite, groups: Iterable[list[Cell]], device: str,
-            data_root: str | None) -> Iterator[tuple[Cell, dict[str, Any]]]:
+    def run(self, suite: Suite, groups: Iterable[list[Cell]], device: str, data_root: str | None,
+            choices: Sequence[dict[str, Any]] = ()) -> Iterator[tuple[Cell, dict[str, Any]]]:
         """Distil the missing artifacts one at a time (so work they share - a teacher, an embedder, expert
         trajectories - is done once and then read from the cache), evaluate each group on any free worker once
         its artifacts are cached, and yield the records as groups finish; closing the iterator cancels what

@@ -1,12 +1,16 @@
 """The Ray executor: one Ray task per artifact to distil and one per evaluation group, on a local or existing
 Ray cluster. Artifacts travel through the object store (or a shared cache folder); records come back to the
-driver, which alone writes them. Ray is optional (``pip install -e '.[ray]'``) and imported only here."""
+driver, which alone writes them. Ray is optional (``pip install -e '.[ray]'``) and imported only here.
+
+Under the fair per-architecture protocol one more task per search (``tuning.search_identity``) chooses the lr and
+length, and every evaluation task of that search waits for it and trains at its choices: nodes with their own
+caches would otherwise each search, and perhaps choose differently under other float rounding."""
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,10 +54,12 @@ class RayExecutor:
         if self.max_retries < 0:
             raise UserError(f"--max-retries must be 0 or more, got {self.max_retries}")
 
-    def run(self, suite: Suite, groups: Iterable[list[Cell]], device: str,
-            data_root: str | None) -> Iterator[tuple[Cell, dict[str, Any]]]:
+    def run(self, suite: Suite, groups: Iterable[list[Cell]], device: str, data_root: str | None,
+            choices: Sequence[dict[str, Any]] = ()) -> Iterator[tuple[Cell, dict[str, Any]]]:
         """Submit every task at once (Ray orders them by their dependencies), yield records as groups finish;
         closing the iterator (Ctrl-C, an error in the driver) cancels what is still outstanding."""
+        from benchmarks.tuning import search_identity
+
         if device.startswith("cuda") and self.num_gpus <= 0:
             raise UserError(f"--device {device} with --executor ray needs --num-gpus 1 (or a fraction)")
         ray = self._connect()
@@ -61,6 +67,9 @@ class RayExecutor:
         opts = {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus, "max_retries": self.max_retries}
         distill = ray.remote(_distill_task).options(name="ddbench-distill", **opts)
         evaluate = ray.remote(_evaluate_task).options(name="ddbench-evaluate", **opts)
+        tune = ray.remote(_tune_task).options(name="ddbench-tune", **opts)
+        known = list(choices)
+        searches: dict[str, Any] = {}  # one fair-protocol search task per identity, shared by its groups
         artifacts: dict[str, Any] = {}  # distil task per artifact, kept while an evaluation still needs it
         readers: dict[str, int] = {}
         pending: dict[Any, list[Cell]] = {}
@@ -74,7 +83,13 @@ class RayExecutor:
                     refs.append(artifacts[cell.distill_key])
                 for key in {c.distill_key for c in group}:
                     readers[key] = readers.get(key, 0) + 1
-                pending[evaluate.remote(group, suite, device, data_root, threads, *refs)] = group
+                search = None
+                if group[0].eval.lr_per_architecture:
+                    ident = search_identity(group[0].dataset, group[0].ipc, group[0].eval)
+                    if ident not in searches:
+                        searches[ident] = tune.remote(group[0], device, data_root, threads, known, refs[0])
+                    search = searches[ident]
+                pending[evaluate.remote(group, suite, device, data_root, threads, known, search, *refs)] = group
             while pending:
                 [done], _ = ray.wait(list(pending), num_returns=1)
                 group = pending.pop(done)
@@ -88,7 +103,7 @@ class RayExecutor:
                     records = [_lost_record(cell, suite, e) for cell in group]
                 yield from zip(group, records, strict=True)
         finally:
-            for ref in [*pending, *artifacts.values()]:  # what is left when interrupted or closed early
+            for ref in [*pending, *searches.values(), *artifacts.values()]:  # what is left when interrupted or closed
                 try:
                     ray.cancel(ref, force=True)
                 except Exception:  # noqa: S110 - a finished or already-cancelled task needs nothing
@@ -136,13 +151,43 @@ def _distill_task(cell: Cell, device: str, data_root: str | None, shared_cache: 
     return _artifact_payload(ds)
 
 
-def _evaluate_task(group: list[Cell], suite: Suite, device: str, data_root: str | None, threads: int,
-                   *artifacts: Any) -> list[dict[str, Any]]:
-    """Ray task: the records of one evaluation group, given its artifacts (payloads, paths or failures)."""
+def _received(artifact: Any) -> DistilledSet:
+    """An artifact as a task receives it: a payload or a path in the shared cache."""
+    return load_artifact(artifact) if isinstance(artifact, str) else DistilledSet(**artifact)
+
+
+def _tune_task(cell: Cell, device: str, data_root: str | None, threads: int, known: list[dict[str, Any]],
+               artifact: Any) -> list[dict[str, Any]]:
+    """Ray task: the fair protocol's choices for ``cell``'s search (from ``known`` or this worker's cache where
+    they are there); none where the artifact or the search failed (the evaluation then searches, and reports)."""
     from benchmarks.cost import resolve_device
-    from benchmarks.runner import evaluate_group, make_record
+    from benchmarks.data import load_dataset
+    from benchmarks.evaluator import fair_choices
+    from benchmarks.tuning import remember
 
     worker_runtime(threads)
+    remember(known)
+    if isinstance(artifact, BaseException):
+        return []
+    try:
+        dev = resolve_device(device)
+        return [c for c in fair_choices(cell.eval, _received(artifact), load_dataset(cell.dataset, data_root), dev)
+                if c is not None]
+    except Exception:  # noqa: BLE001 - the group's own evaluation meets it again and records it
+        return []
+
+
+def _evaluate_task(group: list[Cell], suite: Suite, device: str, data_root: str | None, threads: int,
+                   known: list[dict[str, Any]], searched: list[dict[str, Any]] | None,
+                   *artifacts: Any) -> list[dict[str, Any]]:
+    """Ray task: the records of one evaluation group, given the fair protocol's choices (``known`` from stored
+    records, ``searched`` by the group's search task) and its artifacts (payloads, paths or failures)."""
+    from benchmarks.cost import resolve_device
+    from benchmarks.runner import evaluate_group, make_record
+    from benchmarks.tuning import remember
+
+    worker_runtime(threads)
+    remember([*known, *(searched or [])])
     dev = resolve_device(device)
     dss: list[DistilledSet | None] = []
     errs: list[BaseException | None] = []
@@ -151,7 +196,7 @@ def _evaluate_task(group: list[Cell], suite: Suite, device: str, data_root: str 
             dss.append(None)
             errs.append(a)
         else:
-            dss.append(load_artifact(a) if isinstance(a, str) else DistilledSet(**a))
+            dss.append(_received(a))
             errs.append(None)
     outcomes = evaluate_group(group, dss, errs, data_root, dev)
     return [make_record(c, suite, dev, ds, r, e) for c, ds, (r, e) in zip(group, dss, outcomes, strict=True)]
