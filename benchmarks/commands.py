@@ -205,6 +205,9 @@ def _add_run(sub: Any) -> None:
                    help="run only the K-th of N shares of the artifacts (0-based), to use N processes or machines")
     r.add_argument("--methods", default=None, type=lambda v: [m.strip() for m in v.split(",") if m.strip()],
                    metavar="M1,M2", help="run only these methods' cells (each must be one of the suite's)")
+    r.add_argument("--models", default=None, type=lambda v: [m.strip() for m in v.split(",") if m.strip()],
+                   metavar="A1,A2", help="run only these architectures' cells (each must be one of the suite's): "
+                                         "e.g. a GPU for the heavy columns while CPUs take the rest")
     r.add_argument("--cached-only", action="store_true",
                    help="evaluate only cells whose artifact is already cached (leave distillation to another run)")
     r.add_argument("--no-report", action="store_true")
@@ -256,7 +259,8 @@ def cmd_run(args: argparse.Namespace) -> None:
         options = {"workers": args.workers, "threads": args.threads_per_worker}
     counts = run_suite(suite, records, device, args.data_root, limit=args.limit, retry_errors=args.retry_errors,
                        progress=not (args.no_progress or args.quiet), shard=shard, cached_only=args.cached_only,
-                       executor=make_executor(args.executor, **options), methods=args.methods)
+                       executor=make_executor(args.executor, **options), methods=args.methods,
+                       models=args.models)
     left = f", {counts['not_selected']} left for another run" if counts["not_selected"] else ""
     left += f", {counts['other']} stored by a concurrent run" if counts["other"] else ""
     print(f"{suite.name}: {counts['cells']} cells, {counts['stored']} already stored, "

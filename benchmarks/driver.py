@@ -41,15 +41,20 @@ class Plan:
 
 def plan(suite: Suite, store: Store, retry_errors: bool = False, limit: int | None = None,
          shard: tuple[int, int] | None = None, cached_only: bool = False,
-         methods: Sequence[str] | None = None) -> Plan:
-    """The cells to run: not stored (or stored as an error to retry), of the named methods, in this shard, cached if
-    asked, at most ``limit``."""
+         methods: Sequence[str] | None = None, models: Sequence[str] | None = None) -> Plan:
+    """The cells to run: not stored (or stored as an error to retry), of the named methods and models, in this
+    shard, cached if asked, at most ``limit``."""
     if limit is not None and limit < 0:
         raise UserError(f"--limit must be 0 or more, got {limit}")
     stored = store.scan()
     cells = suite.cells()
-    named = None if methods is None else _known_methods(suite, methods)
-    chosen = cells if named is None else [c for c in cells if c.method in named]
+    by_method = None if methods is None else _known(suite, "methods", methods)
+    by_model = None if models is None else _known(suite, "models", models)
+
+    def selected(c: Cell) -> bool:
+        return (by_method is None or c.method in by_method) and (by_model is None or c.eval.model in by_model)
+
+    chosen = [c for c in cells if selected(c)]
 
     def done(c: Cell) -> bool:
         r = stored.get(c.key)
@@ -58,7 +63,7 @@ def plan(suite: Suite, store: Store, retry_errors: bool = False, limit: int | No
         return not (r["status"] == "error" and (retry_errors or r.get("error_kind") == "environment"))
 
     missing = [c for c in cells if not done(c)]
-    todo = missing if named is None else [c for c in missing if c.method in named]
+    todo = [c for c in missing if selected(c)]
     if shard is not None:
         order = list(dict.fromkeys(c.distill_key for c in chosen))
         mine = set(order[shard[0] :: shard[1]])
@@ -73,24 +78,26 @@ def plan(suite: Suite, store: Store, retry_errors: bool = False, limit: int | No
     return Plan(cells, len(cells) - len(missing), len(missing) - len(todo), list(groups.values()))
 
 
-def _known_methods(suite: Suite, methods: Sequence[str]) -> set[str]:
-    """The methods ``--methods`` names, each one of the suite's (else a one-line error naming the suite's)."""
-    own = list(suite.grid["methods"])
-    unknown = [m for m in methods if m not in own]
-    if unknown or not methods:
-        raise UserError(f"--methods: suite {suite.name!r} has no method {', '.join(map(repr, unknown)) or '(none named)'}; "
-                        f"its methods are {', '.join(own)}")
-    return set(methods)
+def _known(suite: Suite, axis: str, names: Sequence[str]) -> set[str]:
+    """The methods or models ``--methods`` / ``--models`` names, each one of the suite's grid (else a one-line error
+    naming the suite's)."""
+    own = list(suite.grid[axis])
+    unknown = [m for m in names if m not in own]
+    if unknown or not names:
+        raise UserError(f"--{axis}: suite {suite.name!r} has no {axis[:-1]} "
+                        f"{', '.join(map(repr, unknown)) or '(none named)'}; its {axis} are {', '.join(own)}")
+    return set(names)
 
 
 def run_suite(suite: Suite, records_dir: Path, device: torch.device | str, data_root: str | None = None,
               limit: int | None = None, retry_errors: bool = False, progress: bool = True,
               on_record: Callable[[dict[str, Any]], None] | None = None,
               shard: tuple[int, int] | None = None, cached_only: bool = False,
-              executor: Executor | None = None, methods: Sequence[str] | None = None) -> dict[str, int]:
+              executor: Executor | None = None, methods: Sequence[str] | None = None,
+              models: Sequence[str] | None = None) -> dict[str, int]:
     """Run every cell not yet stored; returns counts. ``shard=(k, n)`` keeps the cells of every n-th artifact
-    starting at the k-th, so n processes split a suite; ``methods`` keeps only those methods' cells (a machine
-    for the expensive rows, another for the cheap ones). ``cached_only`` evaluates only cells whose artifact
+    starting at the k-th, so n processes split a suite; ``methods`` and ``models`` keep only those methods' and
+    architectures' cells (a machine for the expensive rows or columns, another for the cheap ones). ``cached_only`` evaluates only cells whose artifact
     is already cached (another suite or process is distilling the rest). The executor (default: in this
     process) computes the records; only this driver writes them. A group is claimed (``benchmarks.claims``)
     just before it is handed over; groups another run holds are left to it and come back once its claim is
@@ -99,7 +106,7 @@ def run_suite(suite: Suite, records_dir: Path, device: torch.device | str, data_
     from benchmarks.tuning import choices_of, remember
 
     store = Store(records_dir)
-    p = plan(suite, store, retry_errors, limit, shard, cached_only, methods)
+    p = plan(suite, store, retry_errors, limit, shard, cached_only, methods, models)
     known = choices_of(store.scan().values()) if p.todo else []  # the fair protocol's choices of stored records
     remember(known)
     counts = {"cells": len(p.cells), "stored": p.stored, "not_selected": p.not_selected, "ok": 0, "error": 0,

@@ -204,6 +204,8 @@ CASES: dict[str, Case] = {
     "run-methods-not-in-suite": Case([*RUN, "--methods", "random,herding"], "has no method 'herding'",
                                      _suite(TINY_TOML)),
     "run-methods-empty": Case([*RUN, "--methods", ","], "--methods", _suite(TINY_TOML)),
+    "run-models-not-in-suite": Case([*RUN, "--models", "resnet18"], "has no model 'resnet18'", _suite(TINY_TOML)),
+    "run-models-empty": Case([*RUN, "--models", ","], "--models", _suite(TINY_TOML)),
     "run-records-not-dir": Case([*RUN, "--records-dir", "{case}/f"], "not a directory",
                                 lambda d: (_suite(TINY_TOML)(d), (d / "f").write_text("x"))),
     "run-records-read-only": Case([*RUN, "--records-dir", "{case}/ro"], "writable",

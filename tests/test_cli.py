@@ -112,6 +112,21 @@ def test_methods_runs_only_the_named_rows_and_leaves_the_rest(tmp_path, capsys):
     assert "2 already stored, 2 ran ok" in capsys.readouterr().out
 
 
+def test_models_runs_only_the_named_columns_and_leaves_the_rest(tmp_path, capsys):
+    suite = tmp_path / "mini.toml"
+    suite.write_text('[grid]\ndatasets = ["digits"]\nmethods = ["random", "full"]\nipc = [1]\n'
+                     'models = ["lenet", "convnet3_w32"]\noptimizers = ["adam"]\n[eval]\nsteps = 3\nbatch_size = 10\n')
+    out = tmp_path / "rep"
+    common = ["--report-dir", str(out), "--no-progress", "--device", "cpu", "--no-report"]
+    assert main(["run", str(suite), "--models", "lenet", *common]) == 0
+    assert "2 left for another run" in capsys.readouterr().out
+    records = [json.loads(p.read_text()) for p in (out / "records").glob("*.json")]
+    assert sorted((r["config"]["method"], r["config"]["eval"]["model"]) for r in records) == [("full", "lenet"),
+                                                                                              ("random", "lenet")]
+    assert main(["run", str(suite), "--models", "convnet3_w32", "--methods", "full", *common]) == 0
+    assert "2 already stored, 1 ran ok, 0 failed, 1 left for another run" in capsys.readouterr().out
+
+
 def test_cached_only_evaluates_just_the_cells_whose_artifact_exists(tmp_path, monkeypatch):
     monkeypatch.setenv("DDBENCH_CACHE", str(tmp_path / "cache"))
     body = 'methods = ["random"]\nmodels = ["lenet"]\noptimizers = ["adam"]\n[eval]\nsteps = 3\nbatch_size = 10\n'
