@@ -73,7 +73,8 @@ def evaluate_seeds(dss: list[DistilledSet], data: RealData, cfgs: list[EvalConfi
     reset_peak_memory(device)
     vx, vy = val_subset(data, cfgs[0].val_size)
     base = cfgs[0].base_lr()
-    tuning, length = fair_choices(cfgs[0], dss[0], data, device)
+    with timed(device) as searched:  # nothing where the choices are cached
+        tuning, length = fair_choices(cfgs[0], dss[0], data, device)
     if length:
         cfgs = [replace(c, steps=length["steps"]) for c in cfgs]
     grid = [tuning["lr"]] if tuning else [base * m for m in cfgs[0].lr_grid] or [base]
@@ -112,6 +113,7 @@ def evaluate_seeds(dss: list[DistilledSet], data: RealData, cfgs: list[EvalConfi
                          len(grid), test_flops, peak, device, hw_cost)
         if tuning:
             result["metrics"]["lr_tuning"] = tuning
+            result["cost"]["tuning_s"] = round(searched.seconds / k, 3)  # running or waiting for the search
         if length:
             result["metrics"]["steps_tuning"] = length
         if panels[j] is not None:

@@ -120,8 +120,16 @@ def tuning_section(records: list[dict[str, Any]], dataset: str) -> list[str]:
                *(["val acc (%) per training length at that lr (chosen in bold)"] if lengths else []), "reference set",
                "cells"]
     title = "lr and training length" if lengths else "lr"
-    return [f"### The fair protocol's {title} per architecture (chosen on validation, trained on the reference set)", "",
-            tabulate(table, headers=headers, tablefmt="github", disable_numparse=True)]
+    out = [f"### The fair protocol's {title} per architecture (chosen on validation, trained on the reference set)", "",
+           tabulate(table, headers=headers, tablefmt="github", disable_numparse=True)]
+    timed = [r["cost"]["tuning_s"] for r in records if r["status"] == "ok" and r["config"]["dataset"] == dataset
+             and (r.get("metrics") or {}).get("lr_tuning") and "tuning_s" in (r.get("cost") or {})]
+    if timed:
+        untimed = sum(t["n"] for t in rows.values()) - len(timed)
+        out += ["", f"Searching took {sum(timed) / 3600:.2f} h of the runs' wall time (running a search, or waiting "
+                    f"for another run's; `cost.tuning_s` over {len(timed)} records"
+                    + (f", {untimed} made before it was recorded" if untimed else "") + ")."]
+    return out
 
 
 def teachers_section(records: list[dict[str, Any]], dataset: str) -> list[str]:

@@ -220,7 +220,12 @@ def test_tuning_section_adds_the_training_lengths_tried_where_a_search_chose_one
     assert "200: 60.00, **600: 85.50**, 1800: 85.90 (cap 1800)" in rows["mobilenetv3_small_050"]
     assert "(cap" not in rows["lenet"] and len(rows["lenet"].split("|")) == len(rows["mobilenetv3_small_050"].split("|"))
     only_lr = tuning_section([tuned("lenet", "l", False)], "mnist")
-    assert "training length" not in "\n".join(only_lr)
+    assert "training length" not in "\n".join(only_lr) and "Searching took" not in "\n".join(only_lr)
+    timed = [tuned("lenet", "l", False), tuned("lenet", "l", False), tuned("lenet", "l", False)]
+    timed[0]["cost"]["tuning_s"], timed[1]["cost"]["tuning_s"] = 5400.0, 1800.0
+    assert tuning_section(timed, "mnist")[-1] == ("Searching took 2.00 h of the runs' wall time (running a search, or "
+                                                  "waiting for another run's; `cost.tuning_s` over 2 records, 1 made "
+                                                  "before it was recorded).")
 
 
 def test_tuning_section_shows_records_of_one_search_that_disagree_apart():

@@ -179,6 +179,8 @@ def test_a_record_trains_the_chosen_length_and_carries_both_choices(digits, cpu)
     result = evaluate(run_method("random", digits, Budget(2), 1, cpu), digits, LONG, cpu)
     m = result["metrics"]
     assert m["steps"] == m["steps_tuning"]["steps"] and m["steps_tuning"]["lr"] == m["lr"] == m["lr_tuning"]["lr"]
+    again = evaluate(run_method("herding", digits, Budget(2), 1, cpu), digits, LONG, cpu)  # the choices are cached
+    assert again["cost"]["tuning_s"] < result["cost"]["tuning_s"] / 10 and result["cost"]["tuning_s"] > 0
     assert "steps_tuning" not in evaluate(run_method("random", digits, Budget(2), 1, cpu), digits, CFG, cpu)["metrics"]
 
 
