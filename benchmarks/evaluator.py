@@ -111,17 +111,24 @@ def evaluate_seeds(dss: list[DistilledSet], data: RealData, cfgs: list[EvalConfi
         test_acc, test_s = tests[j]
         result = _result(c, dss[j], chosen, val_acc, test_acc, tried[j], train_s[j], test_s, total.seconds / k,
                          len(grid), test_flops, peak, device, hw_cost)
-        if tuning:
-            result["metrics"]["lr_tuning"] = tuning
-            result["cost"]["tuning_s"] = round(searched.seconds / k, 3)  # running or waiting for the search
-        if length:
-            result["metrics"]["steps_tuning"] = length
-        if panels[j] is not None:
-            panel = dict(panels[j])
-            result["cost"]["robustness"] = panel.pop("cost")  # timings beside the numbers
-            result["metrics"]["robustness"] = {**panel, "summary": robustness_summary(panel)}
-        out.append(result)
+        out.append(_attach(result, tuning, length, searched.seconds / k, panels[j]))
     return out
+
+
+def _attach(result: dict[str, Any], tuning: dict[str, Any] | None, length: dict[str, Any] | None, tuning_s: float,
+            panel: dict[str, Any] | None) -> dict[str, Any]:
+    """A cell's result with the fair protocol's choices (and its share of the search's seconds, running it or
+    waiting for it) and the robustness panel, where there are any; timings go beside the numbers."""
+    if tuning:
+        result["metrics"]["lr_tuning"] = tuning
+        result["cost"]["tuning_s"] = round(tuning_s, 3)
+    if length:
+        result["metrics"]["steps_tuning"] = length
+    if panel is not None:
+        panel = dict(panel)
+        result["cost"]["robustness"] = panel.pop("cost")
+        result["metrics"]["robustness"] = {**panel, "summary": robustness_summary(panel)}
+    return result
 
 
 def _panel(chosen: TrainResult, data: RealData, cfg: EvalConfig, device: torch.device) -> dict[str, Any] | None:
