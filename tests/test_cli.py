@@ -2,6 +2,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -97,12 +98,17 @@ def test_a_shard_runs_beside_another_holding_the_same_groups_other_seeds(tmp_pat
     assert [json.loads(p.read_text())["config"]["seed"] for p in records.glob("*.json")] == [1]
 
 
-def test_methods_runs_only_the_named_rows_and_leaves_the_rest(tmp_path, capsys):
+def _mini_run(tmp_path, models: str, seeds: str) -> tuple[Path, Path, list[str]]:
+    """A two-method digits suite (random and full) of ``models`` and ``seeds``: its file, output folder and flags."""
     suite = tmp_path / "mini.toml"
-    suite.write_text('[grid]\ndatasets = ["digits"]\nmethods = ["random", "full"]\nipc = [1]\nmodels = ["lenet"]\n'
-                     'optimizers = ["adam"]\nseeds = [0, 1]\n[eval]\nsteps = 3\nbatch_size = 10\n')
+    suite.write_text(f'[grid]\ndatasets = ["digits"]\nmethods = ["random", "full"]\nipc = [1]\nmodels = {models}\n'
+                     f'optimizers = ["adam"]\nseeds = {seeds}\n[eval]\nsteps = 3\nbatch_size = 10\n')
     out = tmp_path / "rep"
-    common = ["--report-dir", str(out), "--no-progress", "--device", "cpu", "--no-report"]
+    return suite, out, ["--report-dir", str(out), "--no-progress", "--device", "cpu", "--no-report"]
+
+
+def test_methods_runs_only_the_named_rows_and_leaves_the_rest(tmp_path, capsys):
+    suite, out, common = _mini_run(tmp_path, '["lenet"]', "[0, 1]")
     assert main(["run", str(suite), "--methods", "random", "--shard", "1/2", *common]) == 0
     assert main(["run", str(suite), "--methods", "random", *common]) == 0  # shards split random's two sets alone
     assert "1 ran ok" in capsys.readouterr().out.splitlines()[-1]
@@ -113,11 +119,7 @@ def test_methods_runs_only_the_named_rows_and_leaves_the_rest(tmp_path, capsys):
 
 
 def test_models_runs_only_the_named_columns_and_leaves_the_rest(tmp_path, capsys):
-    suite = tmp_path / "mini.toml"
-    suite.write_text('[grid]\ndatasets = ["digits"]\nmethods = ["random", "full"]\nipc = [1]\n'
-                     'models = ["lenet", "convnet3_w32"]\noptimizers = ["adam"]\n[eval]\nsteps = 3\nbatch_size = 10\n')
-    out = tmp_path / "rep"
-    common = ["--report-dir", str(out), "--no-progress", "--device", "cpu", "--no-report"]
+    suite, out, common = _mini_run(tmp_path, '["lenet", "convnet3_w32"]', "[0]")
     assert main(["run", str(suite), "--models", "lenet", *common]) == 0
     assert "2 left for another run" in capsys.readouterr().out
     records = [json.loads(p.read_text()) for p in (out / "records").glob("*.json")]
