@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from benchmarks.runner import _seedless, is_cached
 from benchmarks.spec import Cell, stable_hash
 from benchmarks.store import Store
 from benchmarks.suite import Suite
+from benchmarks.tuning import choices_of, remember
 
 
 @dataclass
@@ -31,8 +32,9 @@ class Plan:
 
     cells: list[Cell]
     stored: int  # cells already stored
-    not_selected: int  # missing cells left out by --methods, --shard, --cached-only or --limit
+    not_selected: int  # missing cells left out by --methods, --models, --shard, --cached-only or --limit
     groups: list[list[Cell]]
+    choices: list[dict[str, Any]] = field(default_factory=list)  # the fair protocol's, as the stored records carry them
 
     @property
     def todo(self) -> int:
@@ -75,7 +77,8 @@ def plan(suite: Suite, store: Store, retry_errors: bool = False, limit: int | No
     groups: dict[str, list[Cell]] = {}
     for c in todo:  # cells that differ only in seed run together, in first-seen order
         groups.setdefault(_seedless(c), []).append(c)
-    return Plan(cells, len(cells) - len(missing), len(missing) - len(todo), list(groups.values()))
+    return Plan(cells, len(cells) - len(missing), len(missing) - len(todo), list(groups.values()),
+                choices_of(stored.values()))
 
 
 def _known(suite: Suite, axis: str, names: Sequence[str]) -> set[str]:
@@ -97,18 +100,17 @@ def run_suite(suite: Suite, records_dir: Path, device: torch.device | str, data_
               models: Sequence[str] | None = None) -> dict[str, int]:
     """Run every cell not yet stored; returns counts. ``shard=(k, n)`` keeps the cells of every n-th artifact
     starting at the k-th, so n processes split a suite; ``methods`` and ``models`` keep only those methods' and
-    architectures' cells (a machine for the expensive rows or columns, another for the cheap ones). ``cached_only`` evaluates only cells whose artifact
-    is already cached (another suite or process is distilling the rest). The executor (default: in this
-    process) computes the records; only this driver writes them. A group is claimed (``benchmarks.claims``)
-    just before it is handed over; groups another run holds are left to it and come back once its claim is
-    gone ("other" counts the cells it stored meanwhile)."""
+    architectures' cells (a machine for the expensive rows or columns, another for the cheap ones).
+    ``cached_only`` evaluates only cells whose artifact is already cached (another suite or process is distilling
+    the rest). The executor (default: in this process) computes the records; only this driver writes them. A group
+    is claimed (``benchmarks.claims``) just before it is handed over; groups another run holds are left to it and
+    come back once its claim is gone ("other" counts the cells it stored meanwhile)."""
     from benchmarks.executors import make_executor
-    from benchmarks.tuning import choices_of, remember
 
     store = Store(records_dir)
     p = plan(suite, store, retry_errors, limit, shard, cached_only, methods, models)
-    known = choices_of(store.scan().values()) if p.todo else []  # the fair protocol's choices of stored records
-    remember(known)
+    if p.todo:
+        remember(p.choices)  # this machine's cache trains at the choices the stored records were made with
     counts = {"cells": len(p.cells), "stored": p.stored, "not_selected": p.not_selected, "ok": 0, "error": 0,
               "other": 0}
     runner = executor or make_executor("inprocess")
@@ -120,7 +122,7 @@ def run_suite(suite: Suite, records_dir: Path, device: torch.device | str, data_
         while pending:
             waiting: list[list[Cell]] = []
             records = runner.run(suite, _claim(pending, store, written_before, counts, cells_bar, held, waiting),
-                                 str(device), data_root, known)
+                                 str(device), data_root, p.choices)
             try:
                 for cell, record in records:
                     _store(record, cell, store, counts, cells_bar, held, on_record)

@@ -68,7 +68,7 @@ class RayExecutor:
         distill = ray.remote(_distill_task).options(name="ddbench-distill", **opts)
         evaluate = ray.remote(_evaluate_task).options(name="ddbench-evaluate", **opts)
         tune = ray.remote(_tune_task).options(name="ddbench-tune", **opts)
-        known = list(choices)
+        known = ray.put(list(choices))  # once in the object store, not serialised into every task
         searches: dict[str, Any] = {}  # one fair-protocol search task per identity, shared by its groups
         artifacts: dict[str, Any] = {}  # distil task per artifact, kept while an evaluation still needs it
         readers: dict[str, int] = {}
