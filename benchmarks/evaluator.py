@@ -39,6 +39,12 @@ def apply_hints(cfg: EvalConfig, ds: DistilledSet) -> EvalConfig:
     return replace(cfg, steps=steps, steps_offset=0, lr=lr)
 
 
+def reads_hints(cfg: EvalConfig) -> bool:
+    """Whether ``apply_hints`` reads the artifact for ``cfg`` (its size or its suggested steps or lr): where it does
+    not, the fair protocol's search at an ipc needs only the reference set, not the cell's artifact."""
+    return cfg.epochs is not None or cfg.steps_from_artifact or cfg.lr_from_artifact
+
+
 def fair_choices(cfg: EvalConfig, ds: DistilledSet, data: RealData,
                  device: torch.device) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """The fair per-architecture protocol's lr choice and, under ``max_steps``, length choice for ``cfg`` as it

@@ -76,9 +76,10 @@ def tuning_path(key: str) -> Path:
     return cache_dir() / "tuning" / f"{key}.json"
 
 
-def reference_set(data: RealData, ipc: int | None, device: torch.device, own: DistilledSet) -> DistilledSet:
+def reference_set(data: RealData, ipc: int | None, device: torch.device, own: DistilledSet | None) -> DistilledSet:
     """The set the lr is chosen on: random real images at ``ipc``, or the cell's own (full-data) set."""
     if ipc is None:
+        assert own is not None, "a full-data cell's search runs on its own set"
         return own
     from benchmarks.methods import Budget, run_method
 

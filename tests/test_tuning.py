@@ -292,3 +292,25 @@ def test_a_ray_search_task_chooses_and_evaluations_on_other_nodes_train_at_its_c
         torch.set_num_threads(threads)
     assert record["status"] == "ok" and [record["metrics"]["lr_tuning"], record["metrics"]["steps_tuning"]] == searched
     assert _tune_task(cell, "cpu", None, 1, [], RuntimeError("distillation failed")) == []
+
+
+def test_a_ray_search_at_an_ipc_needs_no_artifact(digits, cpu, monkeypatch, tmp_path):
+    """A search whose config reads no hints runs on the reference set alone (so it need not wait for a slow method's
+    artifact) and chooses what it chooses beside that artifact; a config that reads the artifact's hints waits."""
+    from benchmarks.evaluator import reads_hints
+    from benchmarks.executors.ray_executor import _artifact_payload, _tune_task
+    from benchmarks.suite import parse_suite
+
+    threads = torch.get_num_threads()
+    (cell,) = [c for c in parse_suite(FAIR).cells() if c.method == "herding" and c.eval.model == "lenet"]
+    payload = _artifact_payload(run_method("herding", digits, Budget(2), 0, cpu))
+    try:
+        alone = _tune_task(cell, "cpu", None, 1, [], None)
+        monkeypatch.setenv("DDBENCH_CACHE", str(tmp_path / "another-node"))
+        beside = _tune_task(cell, "cpu", None, 1, [], payload)
+    finally:
+        torch.set_num_threads(threads)
+    assert alone == beside and len(alone) == 2
+    assert not reads_hints(cell.eval)
+    assert all(reads_hints(replace(cell.eval, **kw)) for kw in ({"epochs": 3}, {"steps_from_artifact": True},
+                                                                {"lr_from_artifact": True}))

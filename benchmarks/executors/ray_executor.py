@@ -58,6 +58,7 @@ class RayExecutor:
             choices: Sequence[dict[str, Any]] = ()) -> Iterator[tuple[Cell, dict[str, Any]]]:
         """Submit every task at once (Ray orders them by their dependencies), yield records as groups finish;
         closing the iterator (Ctrl-C, an error in the driver) cancels what is still outstanding."""
+        from benchmarks.evaluator import reads_hints
         from benchmarks.tuning import search_identity
 
         if device.startswith("cuda") and self.num_gpus <= 0:
@@ -86,8 +87,10 @@ class RayExecutor:
                 search = None
                 if group[0].eval.lr_per_architecture:
                     ident = search_identity(group[0].dataset, group[0].ipc, group[0].eval)
-                    if ident not in searches:
-                        searches[ident] = tune.remote(group[0], device, data_root, threads, known, refs[0])
+                    if ident not in searches:  # at an ipc, hints unread: no wait for the group's first artifact
+                        alone = group[0].ipc is not None and not reads_hints(group[0].eval)
+                        searches[ident] = tune.remote(group[0], device, data_root, threads, known,
+                                                      None if alone else refs[0])
                     search = searches[ident]
                 pending[evaluate.remote(group, suite, device, data_root, threads, known, search, *refs)] = group
             while pending:
@@ -159,11 +162,12 @@ def _received(artifact: Any) -> DistilledSet:
 def _tune_task(cell: Cell, device: str, data_root: str | None, threads: int, known: list[dict[str, Any]],
                artifact: Any) -> list[dict[str, Any]]:
     """Ray task: the fair protocol's choices for ``cell``'s search (from ``known`` or this worker's cache where
-    they are there); none where the artifact or the search failed (the evaluation then searches, and reports)."""
+    they are there); none where the artifact or the search failed (the evaluation then searches, and reports).
+    ``artifact`` None: the search reads no artifact (``reads_hints``), so the reference set stands in for it."""
     from benchmarks.cost import resolve_device
     from benchmarks.data import load_dataset
     from benchmarks.evaluator import fair_choices
-    from benchmarks.tuning import remember
+    from benchmarks.tuning import reference_set, remember
 
     worker_runtime(threads)
     remember(known)
@@ -171,8 +175,9 @@ def _tune_task(cell: Cell, device: str, data_root: str | None, threads: int, kno
         return []
     try:
         dev = resolve_device(device)
-        return [c for c in fair_choices(cell.eval, _received(artifact), load_dataset(cell.dataset, data_root), dev)
-                if c is not None]
+        data = load_dataset(cell.dataset, data_root)
+        ds = reference_set(data, cell.ipc, dev, None) if artifact is None else _received(artifact)
+        return [c for c in fair_choices(cell.eval, ds, data, dev) if c is not None]
     except Exception:  # noqa: BLE001 - the group's own evaluation meets it again and records it
         return []
 
