@@ -186,7 +186,8 @@ def _result(c: EvalConfig, ds: DistilledSet, chosen: TrainResult, val_acc: float
             "peak_mem_bytes": peak_memory_bytes(device),
             **hw_cost,
         },
-        "execution": {"precision": c.precision, "compiled": chosen.compiled, "stacked_models": chosen.stacked},
+        "execution": {"precision": c.precision, "compiled": chosen.compiled, "stacked_models": chosen.stacked,
+                      "channels_last": chosen.channels_last},
         "adaptation": chosen.adaptation,
     }
 

@@ -51,3 +51,14 @@ RESHAPE_POOL_DEVICES = {"cpu"}
 # (``python -m benchmarks.perf.ld_levers``, reports/bench/ld_levers.md, 1 thread, alternating): that outer step
 # 59.9 -> 50.4 CPU ms, ld's meta-iteration at N = 100 71.4 -> 60.0. Compiled graphs keep F.max_pool2d (inductor's).
 FAST_MAX_POOL_DEVICES = {"cpu"}
+# Channels-last (NHWC) weights and activations, not compiled, on these devices for architectures with depthwise
+# convolutions (``training.has_depthwise``), whose NCHW kernels are slow in oneDNN and whose compiled graphs ran no
+# faster than eager ones. Training step on 100 MNIST images at 28 px (ConvNeXt in chunks of 32, as ``MICRO_BATCH``
+# runs it), fp32, SGD-momentum, 1 thread, AMD EPYC, two suite runs on the cores; NCHW against channels-last alternated,
+# 4 rounds of 5 steps, ms per step: eager NCHW / compiled NCHW / compiled channels-last / eager channels-last:
+# MobileNetV3-S 94-96 / 88-93 / 55-58 / 46-49; EfficientNet-B0 622-674 / 584-614 / 408-438 / 330-361;
+# ConvNeXt-Atto 571-609 / 812-873 / 575-637 / 565-599. Without depthwise convolutions the same comparison moved
+# little (ResNet-18 1,300-1,328 / 1,193-1,242 / 1,173-1,226 / 1,146-1,164; ResNet-10-T 731-789 / 633-645 / 627-633 /
+# 607-623; RegNetX-200MF, grouped, 175-182 / 108-111 / 107-109 / 100-109; ViT-Tiny compiled 1,683-1,701 NCHW /
+# 1,679-1,711), so they keep the compile policy above.
+CHANNELS_LAST_DEPTHWISE_DEVICES = {"cpu"}

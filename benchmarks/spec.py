@@ -229,7 +229,7 @@ RECORD_FIELDS: dict[str, str] = {
             "clock), label_bytes, label_storage_bytes, teacher_flops_per_step; robustness (the panel's timings); tuning_s (this "
             "cell's share of the seconds its group spent on the fair protocol's search: running it or waiting for "
             "another run's; ~0 when cached)",
-    "execution": "what the machine made of the auto choices: precision, compiled, stacked_models",
+    "execution": "what the machine made of the auto choices: precision, compiled, stacked_models, channels_last",
     "artifact": "the evaluated artifact: hash (content), label_kind, n_images, and for a teacher's labels teacher "
                 "(key, model, epochs, val_acc, and patience for a teacher trained to its validation plateau) (null when "
                 "distillation failed)",
@@ -279,12 +279,16 @@ def resolve_precision(precision: str, device: torch.device, model: str = "") -> 
     return "bf16" if ok else "fp32"
 
 
-def resolve_compile(flag: bool | str, device: torch.device, images: int, flops_per_image: float) -> bool:
-    """``auto``: compile compute-heavy models where the measured gain covers the compile time."""
+def resolve_compile(flag: bool | str, device: torch.device, images: int, flops_per_image: float,
+                    channels_last: bool = False) -> bool:
+    """``auto``: compile compute-heavy models where the measured gain covers the compile time (never a model the
+    channels-last policy took: its compiled graphs ran no faster than eager ones)."""
     if flops_per_image < policy.HEAVY_FLOPS_PER_IMAGE:
         return False  # a light model's step is per-call overhead, which compiling does not remove
     if flag != "auto":
         return bool(flag)
+    if channels_last:
+        return False
     return (policy.COMPILE_BY_DEFAULT.get(device.type, False) and images >= policy.COMPILE_MIN_IMAGES and shutil.which(os.environ.get("CXX", "g++")) is not None)
 
 
@@ -293,6 +297,12 @@ def resolve_micro_batch(device: torch.device, flops_per_image: float, batch_inde
     if flops_per_image < policy.HEAVY_FLOPS_PER_IMAGE or not batch_independent:
         return None
     return policy.MICRO_BATCH.get(device.type)
+
+
+def resolve_channels_last(device: torch.device, depthwise: bool) -> bool:
+    """Train in channels-last memory format (and, under ``compile = "auto"``, eager): models with depthwise
+    convolutions, where that measured faster."""
+    return depthwise and device.type in policy.CHANNELS_LAST_DEPTHWISE_DEVICES
 
 
 def resolve_eval_batch(device: torch.device, flops_per_image: float) -> int:

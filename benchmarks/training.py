@@ -30,7 +30,7 @@ from benchmarks.metrics import autocast
 from benchmarks.models import build_model
 from benchmarks.optim import OPTIMIZERS, build_optimizer, build_schedule, state_resets
 from benchmarks.seeding import generator, seed_global
-from benchmarks.spec import EvalConfig, resolve_compile, resolve_eval_batch, resolve_micro_batch
+from benchmarks.spec import EvalConfig, resolve_channels_last, resolve_compile, resolve_eval_batch, resolve_micro_batch
 
 # Profiler labels of a training step's phases (``benchmarks.perf.profile_phases``); no cost when not profiling.
 PHASES = {p: f"ddbench.{p}" for p in ("data", "forward", "backward", "optimizer")}
@@ -52,6 +52,7 @@ class TrainResult:
     predict: Callable[[Tensor], Tensor] | None = None  # the (possibly compiled) forward to test with
     compiled: bool = False
     eval_batch: int | None = None  # None: the device's default
+    channels_last: bool = False  # trained in channels-last memory format
 
 
 def _compiled(model: nn.Module) -> nn.Module:
@@ -130,6 +131,11 @@ def _setup(ds: DistilledSet, data: RealData, cfg: EvalConfig, device: torch.devi
                   _online_teacher(ds, data, device))
 
 
+def has_depthwise(model: nn.Module) -> bool:
+    """A convolution with one input channel per group over several channels (MobileNet, EfficientNet, ConvNeXt)."""
+    return any(isinstance(m, nn.Conv2d) and m.groups > 1 and m.groups == m.in_channels for m in model.modules())
+
+
 def batch_independent(model: nn.Module) -> bool:
     """No layer couples the examples of a batch (BatchNorm does), so chunking a batch is exact."""
     return not any(isinstance(m, nn.modules.batchnorm._NormBase) for m in model.modules())
@@ -152,6 +158,9 @@ class _Single:
 
     def __init__(self, dss: list[DistilledSet], data: RealData, cfgs: list[EvalConfig], device: torch.device) -> None:
         self.s = _setup(dss[0], data, cfgs[0], device)
+        self.channels_last = resolve_channels_last(device, has_depthwise(self.s.model))
+        if self.channels_last:  # in place, before the optimizer holds the parameters
+            self.s.model.to(memory_format=torch.channels_last)
         self.n_chunks = 1
         self.forward: Callable[[Tensor], Tensor] = self.s.model
         self.compiled = False
@@ -168,6 +177,8 @@ class _Single:
         with record_function(PHASES["data"]):
             idx = s.batches[i, :limit].to(sh.device)
             xb = sh.data.normalize(sh.aug(s.x[idx]))
+            if self.channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
             targets = batch_targets(s, idx, xb)
             sh.opt.zero_grad(set_to_none=True)
             total = torch.zeros((), device=sh.device)
@@ -194,7 +205,7 @@ class _Single:
         self.sh.opt.zero_grad(set_to_none=True)
         sh, batch = self.sh, self.s.batches.shape[1]
         per_image = flops / batch
-        self.compiled = resolve_compile(sh.cfg.compile, sh.device, sh.cfg.steps * batch, per_image)
+        self.compiled = resolve_compile(sh.cfg.compile, sh.device, sh.cfg.steps * batch, per_image, self.channels_last)
         self.forward = _compiled(self.s.model) if self.compiled else self.s.model
         chunk = resolve_micro_batch(sh.device, per_image, batch_independent(self.s.model))
         self.n_chunks = -(-batch // min(chunk or batch, batch))  # equal chunks: few distinct shapes to compile
@@ -206,7 +217,8 @@ class _Single:
     def results(self, history: list[Tensor], diverged: bool, seconds: float, flops: int, lr: float) -> list[TrainResult]:
         losses = [float(h) for h in history]
         return [TrainResult(self.s.model, losses[-1], diverged, self.s.adaptation, flops, seconds, lr, losses,
-                            predict=self.forward, compiled=self.compiled, eval_batch=self.eval_batch)]
+                            predict=self.forward, compiled=self.compiled, eval_batch=self.eval_batch,
+                            channels_last=self.channels_last)]
 
 
 class _Stacked:

@@ -85,3 +85,34 @@ def test_stacking_needs_cells_that_differ_only_in_seed(three_sets, digits, cpu):
     cfgs = [EvalConfig(model="lenet", steps=2, seed=0), replace(EvalConfig(model="lenet", steps=2, seed=1), lr=0.5)]
     with pytest.raises(ValueError, match="differ only in their seed"):
         training.train_group(three_sets[:2], digits, cfgs, 0.01, torch.device("cpu"), stacked=True)
+
+
+@pytest.mark.parametrize(("name", "depthwise"), [("mobilenetv3_small_050", True), ("efficientnet_b0", True),
+                                                 ("convnext_atto", True), ("regnetx_002", False),
+                                                 ("resnet10t", False), ("convnet3", False)])
+def test_depthwise_convolutions_are_found(name, depthwise):
+    from benchmarks.models import build_model
+
+    model, _ = build_model(name, 10, 1, 28)
+    assert training.has_depthwise(model) is depthwise
+    assert spec.resolve_channels_last(torch.device("cpu"), depthwise) is depthwise
+    assert not spec.resolve_channels_last(torch.device("cuda"), depthwise)  # measured on CPUs only
+    heavy = {"device": torch.device("cpu"), "images": 10**6, "flops_per_image": 1e9}
+    assert spec.resolve_compile("auto", channels_last=depthwise, **heavy) is not depthwise  # eager where channels-last
+    assert spec.resolve_compile(True, channels_last=depthwise, **heavy)  # an explicit compile = true is kept
+
+
+def test_channels_last_path_gives_the_record_the_nchw_path_gives(monkeypatch, three_sets, digits, cpu):
+    cfg = EvalConfig(model="mobilenetv3_small_050", optimizer="adam", steps=20, batch_size=50, precision="fp32")
+    records = {}
+    for devices in (set(), {"cpu"}):
+        monkeypatch.setattr(policy, "CHANNELS_LAST_DEPTHWISE_DEVICES", devices)
+        records[bool(devices)] = evaluate_seeds(three_sets[:1], digits, [cfg], cpu)[0]
+    nchw, last = records[False], records[True]
+    assert [nchw["execution"]["channels_last"], last["execution"]["channels_last"]] == [False, True]
+    assert last["metrics"]["final_loss"] == pytest.approx(nchw["metrics"]["final_loss"], rel=2e-2)
+    assert abs(last["metrics"]["test_acc"] - nchw["metrics"]["test_acc"]) <= 2.0  # float-rounding noise only
+    assert last["cost"]["train_flops"] == nchw["cost"]["train_flops"]
+    trained = training.train(three_sets[0], digits, cfg, 1e-3, cpu).model  # the policy is still on
+    stem = trained.conv_stem(three_sets[0].images[:4])  # activations, not just weights, are channels-last
+    assert stem.shape[1] > 1 and stem.is_contiguous(memory_format=torch.channels_last) and not stem.is_contiguous()
