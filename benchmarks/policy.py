@@ -60,5 +60,7 @@ FAST_MAX_POOL_DEVICES = {"cpu"}
 # ConvNeXt-Atto 571-609 / 812-873 / 575-637 / 565-599. Without depthwise convolutions the same comparison moved
 # little (ResNet-18 1,300-1,328 / 1,193-1,242 / 1,173-1,226 / 1,146-1,164; ResNet-10-T 731-789 / 633-645 / 627-633 /
 # 607-623; RegNetX-200MF, grouped, 175-182 / 108-111 / 107-109 / 100-109; ViT-Tiny compiled 1,683-1,701 NCHW /
-# 1,679-1,711), so they keep the compile policy above.
+# 1,679-1,711), so they keep the compile policy above. Accuracy: MobileNetV3-S on random real MNIST images (ipc 10,
+# seeds 0-3, 900 steps, DSA) 84.53 +- 3.84 % NCHW compiled, 86.03 +- 4.90 channels-last eager (the same arithmetic in
+# another order; the seed-to-seed spread of 100 images dominates).
 CHANNELS_LAST_DEPTHWISE_DEVICES = {"cpu"}
