@@ -46,7 +46,10 @@ def test_the_fp32_arm_repeats_each_record_and_the_bf16_arm_runs_bf16(stored, cpu
     assert "convnet3_w32" in text and "`cmd`" in text and f"{out['mean_diff']:+.2f}" in text
 
 
-def test_without_a_record_that_carries_the_choices_it_refuses(stored):
+def test_without_a_record_that_carries_the_choices_it_refuses_unless_given_a_recipe(stored):
     suite, _ = stored
     with pytest.raises(SystemExit, match="no fp32 record of convnet3_w32"):
         fixed_recipe(suite.cells()[0].eval, [])
+    cfg, text = fixed_recipe(suite.cells()[0].eval, [], lr=0.05, steps=20)
+    assert (cfg.lr, cfg.steps, cfg.lr_per_architecture, cfg.max_steps, cfg.lr_grid) == (0.05, 20, False, None, ())
+    assert text == "lr 0.05 and 20 steps, given (not chosen by the suite)"

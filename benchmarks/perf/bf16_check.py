@@ -47,9 +47,15 @@ def fp32_records(store: Store, model: str) -> dict[str, dict[str, Any]]:
             and r["config"]["eval"]["model"] == model and r.get("execution", {}).get("precision") == "fp32"}
 
 
-def fixed_recipe(cfg: EvalConfig, records: list[dict[str, Any]]) -> tuple[EvalConfig, str]:
+def fixed_recipe(cfg: EvalConfig, records: list[dict[str, Any]], lr: float | None = None,
+                 steps: int | None = None) -> tuple[EvalConfig, str]:
     """``cfg`` with the fair protocol's choices (from any of ``records``: they share one per architecture and ipc)
-    made fixed, so both arms train the same lr for the same steps; the config unchanged for a fixed recipe."""
+    made fixed, so both arms train the same lr for the same steps; the config unchanged for a fixed recipe. ``lr``
+    (and ``steps``) given: that recipe instead, for an architecture no record has chosen one for yet."""
+    if lr is not None:
+        steps = steps or cfg.steps
+        return (replace(cfg, lr=lr, lr_grid=(), lr_per_architecture=False, max_steps=None, steps=steps),
+                f"lr {lr:.4g} and {steps} steps, given (not chosen by the suite)")
     if not cfg.lr_per_architecture:
         return cfg, "the suite's fixed recipe"
     for r in records:
@@ -84,15 +90,16 @@ def stored_arm(record: dict[str, Any] | None, threads: int) -> dict[str, Any] | 
 
 
 def check_model(suite: Suite, store: Store, model: str, method: str, seeds: list[int], rerun_fp32: bool,
-                device: torch.device) -> dict[str, Any]:
-    """Both arms for every seed of ``model``, the paired differences and the verdict."""
+                device: torch.device, recipe: tuple[float | None, int | None] = (None, None)) -> dict[str, Any]:
+    """Both arms for every seed of ``model`` (at the records' choices, or at ``recipe``'s lr and steps where
+    given), the paired differences and the verdict."""
     records = fp32_records(store, model)
     cells = suite_cells(suite, model, method, seeds)
-    cfg, recipe = fixed_recipe(cells[0].eval, list(records.values()))
+    cfg, recipe_text = fixed_recipe(cells[0].eval, list(records.values()), *recipe)
     rows = []
     for cell in cells:
         cell_cfg = replace(cfg, seed=cell.eval.seed, order_seed=cell.eval.order_seed)
-        stored = stored_arm(records.get(cell.key), torch.get_num_threads())
+        stored = stored_arm(records.get(cell.key), torch.get_num_threads()) if recipe == (None, None) else None
         fp32 = train_arm(cell, cell_cfg, "fp32", device) if rerun_fp32 or stored is None else stored
         if rerun_fp32 and stored is not None:
             fp32["record_test_acc"] = stored["test_acc"]
@@ -103,7 +110,7 @@ def check_model(suite: Suite, store: Store, model: str, method: str, seeds: list
               f"bf16 {bf16['test_acc']:.2f} in {bf16['wall_s']} s", flush=True)
     diffs = [r["diff"] for r in rows]
     mean = statistics.fmean(diffs)
-    return {"model": model, "method": method, "recipe": recipe, "seeds": rows, "mean_diff": round(mean, 2),
+    return {"model": model, "method": method, "recipe": recipe_text, "seeds": rows, "mean_diff": round(mean, 2),
             "std_diff": round(statistics.stdev(diffs), 2) if len(diffs) > 1 else None,
             "verified": abs(mean) <= policy.BF16_MAX_DIFF}
 
@@ -140,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--rerun-fp32", action="store_true", help="train the fp32 arm even where a record holds it")
+    p.add_argument("--lr", type=float, default=None, help="train at this lr (both arms) instead of the records' choice")
+    p.add_argument("--steps", type=int, default=None, help="with --lr: this many steps (default: the suite's)")
     p.add_argument("--conditions", default=None, help="what else ran on the machine (kept beside the numbers)")
     p.add_argument("--out", default="reports/bench/bf16_check.json")
     args = p.parse_args(argv)
@@ -158,8 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m benchmarks.perf.bf16_check " + " ".join(argv if argv is not None else sys.argv[1:])
     measured = {"command": command, "threads": args.threads, "machine": prov.get("device"), "torch": prov.get("torch"),
                 "commit": prov.get("commit"), "date": time.strftime("%Y-%m-%d"), "conditions": args.conditions}
-    models = [{**check_model(suite, store, m, args.method, args.seeds, args.rerun_fp32, device), "measured": measured}
-              for m in args.models]
+    models = [{**check_model(suite, store, m, args.method, args.seeds, args.rerun_fp32, device, (args.lr, args.steps)),
+               "measured": measured} for m in args.models]
     out = Path(args.out)
     kept = json.loads(out.read_text())["models"] if out.is_file() else []  # other architectures' earlier checks
     doc = {"suite": suite.name, "method": args.method, "max_diff": policy.BF16_MAX_DIFF,
