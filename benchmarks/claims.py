@@ -5,8 +5,10 @@ Before a run computes a group of cells it creates ``.<key>.claim`` in the record
 artifact), holding its host and PID, and removes it when that artifact's records are stored. Another run
 skips claimed cells and comes back to them once the claim is gone: when the records are there it has nothing
 to do, otherwise (the claimant died) it runs them itself. Runs sharded by artifact (``--shard``) hold
-different claims, so they run side by side. A claim whose process no longer exists on this host is stale and
-is taken over.
+different claims, so they run side by side. A run about to distil an artifact that is not cached yet also claims
+its distillation, which groups on other architectures, losses or optimizers share: another run leaves those groups
+until the claim is gone (the artifact is cached by then) rather than distilling it a second time beside it. A claim
+whose process no longer exists on this host is stale and is taken over.
 """
 
 from __future__ import annotations

@@ -132,9 +132,10 @@ def run_suite(suite: Suite, records_dir: Path, device: torch.device | str, data_
                 time.sleep(CLAIM_POLL_S)
             pending = waiting
     finally:
-        for claim, _ in held.values():
-            if claim is not None:
-                release(claim)
+        for claims, _ in held.values():
+            for claim in claims:
+                if claim is not None:
+                    release(claim)
         cells_bar.close()
     return counts
 
@@ -148,12 +149,33 @@ def _claim_key(cell: Cell) -> str:
     return stable_hash({"group": _seedless(cell), "artifact": cell.distill_key})
 
 
+def _distilling_key(cell: Cell) -> str:
+    """The claim on distilling a cell's artifact, which every group evaluated on it shares: two runs whose groups
+    differ (another architecture, loss or optimizer) but need one uncached artifact distil it once between them."""
+    return stable_hash({"distilling": cell.distill_key})
+
+
+def _claim_part(store: Store, key: str, cells: list[Cell]) -> list[Path | None] | None:
+    """Claim one artifact's cells of a group, and the artifact's distillation where it is not cached yet: the
+    claims held (None where the folder takes no claims), or None when another live run holds either."""
+    if not _writable(store.dir):
+        return [None]
+    claims: list[Path | None] = []
+    for k in (key, *([_distilling_key(cells[0])] if not is_cached(cells[0]) else [])):
+        claim = try_claim(store.dir, k)
+        if claim is None:
+            for c in claims:
+                release(c)  # type: ignore[arg-type]
+            return None
+        claims.append(claim)
+    return claims
+
+
 def _claim(pending: list[list[Cell]], store: Store, written_before: dict[str, int | None], counts: dict[str, int],
            cells_bar: Any, held: dict[str, list[Any]], waiting: list[list[Cell]]) -> Iterator[list[Cell]]:
     """The groups this run may compute, each artifact's cells claimed as the executor asks for the group; cells
-    another run stored since planning are dropped (counted as "other"), cells of artifacts another run holds go to
-    ``waiting`` (what remains of their group)."""
-    writable = _writable(store.dir)
+    another run stored since planning are dropped (counted as "other"), cells of artifacts another run holds (or
+    is distilling) go to ``waiting`` (what remains of their group)."""
     for group in pending:
         parts: dict[str, list[Cell]] = {}
         for c in group:
@@ -161,18 +183,19 @@ def _claim(pending: list[list[Cell]], store: Store, written_before: dict[str, in
         taken: list[Cell] = []
         left: list[Cell] = []
         for key, cells in parts.items():
-            claim = try_claim(store.dir, key) if writable else None
-            if claim is None and writable:
+            claims = _claim_part(store, key, cells)
+            if claims is None:
                 left += cells
                 continue
             mine = [c for c in cells if _mtime(store.path(c.key)) == written_before[c.key]]
             counts["other"] += len(cells) - len(mine)
             cells_bar.update(len(cells) - len(mine))
             if not mine:
-                if claim is not None:
-                    release(claim)
+                for claim in claims:
+                    if claim is not None:
+                        release(claim)
                 continue
-            held[key] = [claim, len(mine)]
+            held[key] = [claims, len(mine)]
             taken += mine
         if left:
             waiting.append(left)
@@ -196,8 +219,9 @@ def _store(record: dict[str, Any], cell: Cell, store: Store, counts: dict[str, i
     if entry is not None:
         entry[1] -= 1
         if entry[1] == 0:
-            if entry[0] is not None:
-                release(entry[0])
+            for claim in entry[0]:
+                if claim is not None:
+                    release(claim)
             del held[key]
 
 

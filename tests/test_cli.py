@@ -98,6 +98,35 @@ def test_a_shard_runs_beside_another_holding_the_same_groups_other_seeds(tmp_pat
     assert [json.loads(p.read_text())["config"]["seed"] for p in records.glob("*.json")] == [1]
 
 
+def test_an_artifact_another_run_is_distilling_is_left_to_it_while_other_artifacts_run(tmp_path, cpu, monkeypatch):
+    """Groups on other architectures share an artifact: while a live run distils it, this run takes the other
+    artifacts' cells first and comes back to it, instead of distilling it a second time beside that run."""
+    import socket
+
+    from benchmarks.driver import _distilling_key, run_suite
+    from benchmarks.suite import parse_suite
+
+    suite = parse_suite({"name": "mini", "grid": {"datasets": ["digits"], "methods": ["random"], "ipc": [1],
+                                                  "models": ["lenet", "convnet3_w32"], "optimizers": ["adam"],
+                                                  "seeds": [0, 1]}, "eval": {"steps": 3, "batch_size": 10}})
+    monkeypatch.setenv("DDBENCH_CACHE", str(tmp_path / "cache"))  # neither set is cached yet
+    records = tmp_path / "records"
+    records.mkdir()
+    other = records / f".{_distilling_key(next(c for c in suite.cells() if c.distill_seed == 0))}.claim"
+    other.write_text(json.dumps({"host": socket.gethostname(), "pid": 1}))  # a live run distilling seed 0's set
+    order: list[tuple[str, int]] = []
+
+    def stored(record: dict) -> None:
+        order.append((record["config"]["eval"]["model"], record["config"]["seed"]))
+        if len(order) == 2:
+            other.unlink()  # that run is done with it
+
+    run_suite(suite, records, cpu, progress=False, on_record=stored)
+    assert sorted(order[:2]) == [("convnet3_w32", 1), ("lenet", 1)] and sorted(order[2:]) == [("convnet3_w32", 0),
+                                                                                                ("lenet", 0)]
+    assert not list(records.glob(".*.claim"))
+
+
 def _mini_run(tmp_path, models: str, seeds: str) -> tuple[Path, Path, list[str]]:
     """A two-method digits suite (random and full) of ``models`` and ``seeds``: its file, output folder and flags."""
     suite = tmp_path / "mini.toml"
