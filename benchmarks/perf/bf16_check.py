@@ -115,18 +115,23 @@ def check_model(suite: Suite, store: Store, model: str, method: str, seeds: list
             "verified": abs(mean) <= policy.BF16_MAX_DIFF}
 
 
+def _seconds(s: float | None) -> str:
+    return "-" if s is None else f"{s:.0f}"
+
+
 def markdown(doc: dict[str, Any]) -> str:
     lines = ["# bf16 against fp32, cell by cell", "",
              f"Suite `{doc['suite']}`: each architecture's `{doc['method']}` sets (MNIST) trained twice with the same "
              "seed, set, lr and length, in fp32 and under bf16 autocast; test accuracy (%), bf16 - fp32 per seed. "
-             f"Verified: the mean difference within {doc['max_diff']} points (`benchmarks/policy.py`).", "",
-             "| model | recipe | seed | fp32 | fp32 from | bf16 | bf16 - fp32 | s fp32 | s bf16 |",
+             f"Verified: the mean difference within {doc['max_diff']} points (`benchmarks/policy.py`). Wall seconds "
+             "per evaluation as each arm ran (a record's under the load of its own run: not a speed comparison).", "",
+             "| model | recipe | seed | fp32 | fp32 from | bf16 | bf16 - fp32 | wall s fp32 | wall s bf16 |",
              "|---|---|---|---|---|---|---|---|---|"]
     for m in doc["models"]:
         for r in m["seeds"]:
             lines.append(f"| {m['model']} | {m['recipe']} | {r['seed']} | {r['fp32']['test_acc']:.2f} | "
                          f"{r['fp32']['source']} | {r['bf16']['test_acc']:.2f} | {r['diff']:+.2f} | "
-                         f"{r['fp32'].get('wall_s', '-')} | {r['bf16']['wall_s']} |")
+                         f"{_seconds(r['fp32'].get('wall_s'))} | {_seconds(r['bf16']['wall_s'])} |")
     lines += ["", "| model | n | mean bf16 - fp32 | std | verified |", "|---|---|---|---|---|"]
     for m in doc["models"]:
         lines.append(f"| {m['model']} | {len(m['seeds'])} | {m['mean_diff']:+.2f} | {m['std_diff']} | "
