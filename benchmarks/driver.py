@@ -133,9 +133,7 @@ def run_suite(suite: Suite, records_dir: Path, device: torch.device | str, data_
             pending = waiting
     finally:
         for claims, _ in held.values():
-            for claim in claims:
-                if claim is not None:
-                    release(claim)
+            _release_all(claims)
         cells_bar.close()
     return counts
 
@@ -155,20 +153,24 @@ def _distilling_key(cell: Cell) -> str:
     return stable_hash({"distilling": cell.distill_key})
 
 
-def _claim_part(store: Store, key: str, cells: list[Cell]) -> list[Path | None] | None:
+def _claim_part(store: Store, key: str, cells: list[Cell]) -> list[Path] | None:
     """Claim one artifact's cells of a group, and the artifact's distillation where it is not cached yet: the
-    claims held (None where the folder takes no claims), or None when another live run holds either."""
+    claims held (none where the folder takes no claims), or None when another live run holds either."""
     if not _writable(store.dir):
-        return [None]
-    claims: list[Path | None] = []
+        return []
+    claims: list[Path] = []
     for k in (key, *([_distilling_key(cells[0])] if not is_cached(cells[0]) else [])):
         claim = try_claim(store.dir, k)
         if claim is None:
-            for c in claims:
-                release(c)  # type: ignore[arg-type]
+            _release_all(claims)
             return None
         claims.append(claim)
     return claims
+
+
+def _release_all(claims: list[Path]) -> None:
+    for claim in claims:
+        release(claim)
 
 
 def _claim(pending: list[list[Cell]], store: Store, written_before: dict[str, int | None], counts: dict[str, int],
@@ -191,9 +193,7 @@ def _claim(pending: list[list[Cell]], store: Store, written_before: dict[str, in
             counts["other"] += len(cells) - len(mine)
             cells_bar.update(len(cells) - len(mine))
             if not mine:
-                for claim in claims:
-                    if claim is not None:
-                        release(claim)
+                _release_all(claims)
                 continue
             held[key] = [claims, len(mine)]
             taken += mine
@@ -219,9 +219,7 @@ def _store(record: dict[str, Any], cell: Cell, store: Store, counts: dict[str, i
     if entry is not None:
         entry[1] -= 1
         if entry[1] == 0:
-            for claim in entry[0]:
-                if claim is not None:
-                    release(claim)
+            _release_all(entry[0])
             del held[key]
 
 
