@@ -23,7 +23,7 @@ from benchmarks.runner import _seedless, is_cached
 from benchmarks.spec import Cell, stable_hash
 from benchmarks.store import Store
 from benchmarks.suite import Suite
-from benchmarks.tuning import choices_of, remember
+from benchmarks.tuning import KEPT, choices_of, keeping, kept_choices, remember
 
 
 @dataclass
@@ -34,7 +34,7 @@ class Plan:
     stored: int  # cells already stored
     not_selected: int  # missing cells left out by --methods, --models, --shard, --cached-only or --limit
     groups: list[list[Cell]]
-    choices: list[dict[str, Any]] = field(default_factory=list)  # the fair protocol's, as the stored records carry them
+    choices: list[dict[str, Any]] = field(default_factory=list)  # the fair protocol's: the records', then the kept ones
 
     @property
     def todo(self) -> int:
@@ -77,8 +77,8 @@ def plan(suite: Suite, store: Store, retry_errors: bool = False, limit: int | No
     groups: dict[str, list[Cell]] = {}
     for c in todo:  # cells that differ only in seed run together, in first-seen order
         groups.setdefault(_seedless(c), []).append(c)
-    return Plan(cells, len(cells) - len(missing), len(missing) - len(todo), list(groups.values()),
-                choices_of(stored.values()))
+    known = {c["key"]: c for c in [*kept_choices(store.dir / KEPT), *choices_of(stored.values())]}  # records' win
+    return Plan(cells, len(cells) - len(missing), len(missing) - len(todo), list(groups.values()), list(known.values()))
 
 
 def _known(suite: Suite, axis: str, names: Sequence[str]) -> set[str]:
@@ -124,8 +124,9 @@ def run_suite(suite: Suite, records_dir: Path, device: torch.device | str, data_
             records = runner.run(suite, _claim(pending, store, written_before, counts, cells_bar, held, waiting),
                                  str(device), data_root, p.choices)
             try:
-                for cell, record in records:
-                    _store(record, cell, store, counts, cells_bar, held, on_record)
+                with keeping(store.dir / KEPT):  # a search ending before its cells are stored outlives the machine
+                    for cell, record in records:
+                        _store(record, cell, store, counts, cells_bar, held, on_record)
             finally:
                 records.close()  # an interrupted run cancels what the executor still has outstanding
             if waiting and len(waiting) == len(pending):

@@ -19,7 +19,9 @@ on the same reference set, ``STEPS_FACTOR`` times the steps is trained while val
 
 Records carry both choices, and a run seeds its cache with its stored records' choices (``remember``): a suite
 continued on another machine (a GPU, a fresh clone) trains at the choices its records were made with instead of
-searching again, perhaps to another choice under other float rounding.
+searching again, perhaps to another choice under other float rounding. A run also keeps every choice it searches in
+its records folder (``KEPT``, written as the search ends, see ``keeping``), so a search whose cells were not stored
+yet (an hour of a slow architecture's lr grid, then the machine is gone) is carried by the committed folder too.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
@@ -57,6 +60,8 @@ IGNORED = ("seed", "order_seed", "loss", "lr_grid", "robustness", "lr_per_archit
 STEPS_FACTOR = 3  # each longer training tried is this many times the last kept one (capped at max_steps)
 STEPS_GAIN = 1.0  # validation points a longer training must gain over the last kept one to be kept
 WAIT_S = 5.0  # how often a run waiting for another's search looks again
+KEPT = "tuning"  # the folder inside a suite's records folder where its runs keep the choices they searched
+_keep_in: ContextVar[Path | None] = ContextVar("ddbench_tuning_keep_in", default=None)
 
 
 def tuning_key(cfg: EvalConfig, dataset: str, ipc: int | None, grid: list[float]) -> str:
@@ -161,8 +166,7 @@ def _choose_lr(cfg: EvalConfig, ds: DistilledSet, data: RealData, device: torch.
         return cached
     choice = {"key": key, "lr": best, "val_acc": tried, "grid": grid, "ipc": ipc,
               "reference": f"{REFERENCE_METHOD} seed {REFERENCE_SEED}" if ipc is not None else "the cell's own set"}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(path, choice)
+    _write(choice)
     return choice
 
 
@@ -229,7 +233,7 @@ def _choose_steps(cfg: EvalConfig, lr_choice: dict[str, Any], ds: DistilledSet, 
     steps = lengthen(cfg.steps, cfg.max_steps, score)
     choice = {"key": key, "lr_key": lr_choice["key"], "lr": lr, "steps": steps, "val_acc": tried,
               "max_steps": cfg.max_steps, "factor": STEPS_FACTOR, "gain": STEPS_GAIN}
-    write_json_atomic(tuning_path(key), choice)
+    _write(choice)
     return choice
 
 
@@ -256,3 +260,46 @@ def remember(choices: Iterable[dict[str, Any]]) -> int:
             write_json_atomic(path, choice)
             written += 1
     return written
+
+
+def _write(choice: dict[str, Any]) -> None:
+    """A search's choice into this machine's cache and, inside ``keeping``, into the run's records folder."""
+    path = tuning_path(choice["key"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(path, choice)
+    keep([choice], _keep_in.get())
+
+
+@contextmanager
+def keeping(folder: Path | None) -> Iterator[None]:
+    """Inside, every search this process finishes also writes its choice to ``folder`` (a run's records folder's
+    ``KEPT``; None keeps nothing). Executors that search in other processes pass ``kept_folder()`` on."""
+    token = _keep_in.set(folder)
+    try:
+        yield
+    finally:
+        _keep_in.reset(token)
+
+
+def kept_folder() -> Path | None:
+    """The folder the enclosing ``keeping`` keeps choices in, or None."""
+    return _keep_in.get()
+
+
+def keep(choices: Iterable[dict[str, Any]], folder: Path | None) -> None:
+    """Write ``choices`` into ``folder`` (replacing a kept one under the same key: a continued search supersedes it)."""
+    if folder is None:
+        return
+    for choice in choices:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(folder / f"{choice['key']}.json", choice)
+
+
+def kept_choices(folder: Path) -> list[dict[str, Any]]:
+    """The choices ``folder`` keeps; a file that is not a choice named after its key is skipped (and searched again)."""
+    found = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        choice = _cached(path)
+        if choice is not None and choice.get("key") == path.stem:
+            found.append(choice)
+    return found

@@ -314,3 +314,89 @@ def test_a_ray_search_at_an_ipc_needs_no_artifact(digits, cpu, monkeypatch, tmp_
     assert not reads_hints(cell.eval)
     assert all(reads_hints(replace(cell.eval, **kw)) for kw in ({"epochs": 3}, {"steps_from_artifact": True},
                                                                 {"lr_from_artifact": True}))
+
+
+FAIR_ONE = {**FAIR, "grid": {**FAIR["grid"], "methods": ["random"], "models": ["convnet3_w32"]}}
+
+
+def test_a_search_is_kept_in_the_records_folder_before_its_cells_are_stored(digits, cpu, monkeypatch, tmp_path):
+    """A run killed after a search and before its cells are stored leaves the choices in its records folder; the
+    suite continued on another machine (an empty cache) trains at them without searching."""
+    import benchmarks.evaluator as evaluator
+    import benchmarks.tuning as tuning
+    from benchmarks.driver import run_suite
+    from benchmarks.suite import parse_suite
+
+    suite = parse_suite(FAIR_ONE)
+    records = tmp_path / "records"
+
+    def killed(*a, **k):
+        raise KeyboardInterrupt  # the cell's own training, after its search: as if the machine went away
+
+    with monkeypatch.context() as m:
+        m.setattr(evaluator, "train_group", killed)
+        with pytest.raises(KeyboardInterrupt):
+            run_suite(suite, records, cpu, progress=False)
+    assert not list(records.glob("*.json"))
+    kept = {c["key"]: c for c in tuning.kept_choices(records / tuning.KEPT)}
+    (lr,) = [c for c in kept.values() if "lr_key" not in c]
+    (length,) = [c for c in kept.values() if "lr_key" in c]
+    assert length["lr_key"] == lr["key"] and lr == json.loads(tuning.tuning_path(lr["key"]).read_text())
+
+    monkeypatch.setenv("DDBENCH_CACHE", str(tmp_path / "elsewhere"))
+    monkeypatch.setattr(tuning._ReferenceTrainer, "val_acc", lambda *a: pytest.fail("searched again"))
+    assert run_suite(suite, records, cpu, progress=False)["ok"] == 1
+    (record,) = [json.loads(p.read_text()) for p in records.glob("*.json")]
+    assert record["metrics"]["lr_tuning"] == lr and record["metrics"]["steps_tuning"] == length
+
+
+def test_a_local_worker_keeps_its_searches_where_the_driver_says(digits, cpu, tmp_path):
+    import benchmarks.tuning as tuning
+    from benchmarks.executors.local import _evaluate_task
+    from benchmarks.suite import parse_suite
+
+    threads = torch.get_num_threads()
+    suite = parse_suite(FAIR_ONE)
+    (cell,) = suite.cells()
+    try:
+        (record,) = _evaluate_task([cell], suite, "cpu", None, [None], tmp_path / "kept")
+    finally:
+        torch.set_num_threads(threads)
+    kept = {c["key"]: c for c in tuning.kept_choices(tmp_path / "kept")}
+    assert kept == {c["key"]: c for c in (record["metrics"]["lr_tuning"], record["metrics"]["steps_tuning"])}
+
+
+def test_a_ray_driver_keeps_each_search_as_it_finishes_and_returns_evaluations_only(tmp_path):
+    """``_next_done`` over a stand-in for ray: finished searches are kept (a failed one skipped) while it waits."""
+    import types
+
+    import benchmarks.tuning as tuning
+    from benchmarks.executors.ray_executor import _next_done
+
+    class Failed(Exception):
+        pass
+
+    results = {"search-1": [{"key": "a", "lr": 0.1, "val_acc": {"0.1": 50.0}}], "search-2": Failed(), "eval": []}
+    order = ["search-1", "search-2", "eval"]
+
+    def get(ref):
+        if isinstance(results[ref], Exception):
+            raise results[ref]
+        return results[ref]
+
+    fake = types.SimpleNamespace(wait=lambda refs, num_returns: ([next(r for r in order if r in refs)], []), get=get,
+                                 exceptions=types.SimpleNamespace(RayError=Failed))
+    unkept = {"search-1", "search-2"}
+    assert _next_done(fake, {"eval": []}, unkept, tmp_path) == "eval" and unkept == set()
+    assert tuning.kept_choices(tmp_path) == results["search-1"]
+
+
+def test_only_a_choice_named_after_its_key_is_read_back(tmp_path):
+    import benchmarks.tuning as tuning
+
+    good = {"key": "k1", "lr": 0.01, "val_acc": {"0.01": 90.0}}
+    tuning.keep([good], tmp_path)
+    (tmp_path / "k2.json").write_text(json.dumps(good))  # renamed: not the key it holds
+    (tmp_path / "k3.json").write_text("{not json")
+    (tmp_path / "k4.json").write_text(json.dumps({"key": "k4", "lr": 0.01}))  # no validation scores
+    assert tuning.kept_choices(tmp_path) == [good] and tuning.kept_choices(tmp_path / "absent") == []

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from benchmarks.errors import UserError
@@ -52,6 +53,7 @@ class LocalExecutor:
         its artifacts are cached, and yield the records as groups finish; closing the iterator cancels what
         has not started."""
         from benchmarks.runner import is_cached
+        from benchmarks.tuning import kept_folder
 
         if device.startswith("cuda"):
             raise UserError("--executor local runs CPU workers; on a GPU use the in-process default or Ray")
@@ -59,6 +61,7 @@ class LocalExecutor:
         threads = self.threads or max(1, usable_cores() // workers)
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=worker_runtime, initargs=(threads,))
+        kept = kept_folder()  # the workers' searches are kept where the driver's would be
         distils: dict[str, Future] = {}
         to_distil: list[Cell] = []
         waiting: list[list[Cell]] = []
@@ -82,7 +85,7 @@ class LocalExecutor:
                 for group in [g for g in waiting if all(distils[c.distill_key].done() for c in g)]:
                     waiting.remove(group)
                     failures = [distils[c.distill_key].result() for c in group]
-                    evals[pool.submit(_evaluate_task, group, suite, device, data_root, failures)] = group
+                    evals[pool.submit(_evaluate_task, group, suite, device, data_root, failures, kept)] = group
                 done, _ = wait([*evals, *([running] if running is not None else [])], return_when=FIRST_COMPLETED)
                 for future in done & evals.keys():
                     group = evals.pop(future)
@@ -118,10 +121,12 @@ def _distill_task(cell: Cell, device: str, data_root: str | None) -> BaseExcepti
 
 
 def _evaluate_task(group: list[Cell], suite: Suite, device: str, data_root: str | None,
-                   failures: list[BaseException | None]) -> list[dict[str, Any]]:
-    """Worker: the records of one evaluation group, its artifacts read from the cache."""
+                   failures: list[BaseException | None], kept: Path | None = None) -> list[dict[str, Any]]:
+    """Worker: the records of one evaluation group, its artifacts read from the cache (the searches it makes kept
+    in ``kept``, see ``tuning.keeping``)."""
     from benchmarks.cost import resolve_device
     from benchmarks.runner import DistillationFailed, evaluate_group, get_artifact, make_record
+    from benchmarks.tuning import keeping
 
     dev = resolve_device(device)
     dss: list[Any] = []
@@ -133,7 +138,8 @@ def _evaluate_task(group: list[Cell], suite: Suite, device: str, data_root: str 
         except Exception as e:
             dss.append(None)
             errs.append(DistillationFailed(e))
-    outcomes = evaluate_group(group, dss, errs, data_root, dev)
+    with keeping(kept):
+        outcomes = evaluate_group(group, dss, errs, data_root, dev)
     return [make_record(c, suite, dev, ds, r, e) for c, ds, (r, e) in zip(group, dss, outcomes, strict=True)]
 
 

@@ -59,7 +59,7 @@ class RayExecutor:
         """Submit every task at once (Ray orders them by their dependencies), yield records as groups finish;
         closing the iterator (Ctrl-C, an error in the driver) cancels what is still outstanding."""
         from benchmarks.evaluator import reads_hints
-        from benchmarks.tuning import search_identity
+        from benchmarks.tuning import kept_folder, search_identity
 
         if device.startswith("cuda") and self.num_gpus <= 0:
             raise UserError(f"--device {device} with --executor ray needs --num-gpus 1 (or a fraction)")
@@ -71,6 +71,8 @@ class RayExecutor:
         tune = ray.remote(_tune_task).options(name="ddbench-tune", **opts)
         known = ray.put(list(choices))  # once in the object store, not serialised into every task
         searches: dict[str, Any] = {}  # one fair-protocol search task per identity, shared by its groups
+        unkept: set[Any] = set()  # search tasks whose choices the driver has still to keep (``tuning.keeping``)
+        kept = kept_folder()
         artifacts: dict[str, Any] = {}  # distil task per artifact, kept while an evaluation still needs it
         readers: dict[str, int] = {}
         pending: dict[Any, list[Cell]] = {}
@@ -91,10 +93,11 @@ class RayExecutor:
                         alone = group[0].ipc is not None and not reads_hints(group[0].eval)
                         searches[ident] = tune.remote(group[0], device, data_root, threads, known,
                                                       None if alone else refs[0])
+                        unkept.update([searches[ident]] if kept else [])
                     search = searches[ident]
                 pending[evaluate.remote(group, suite, device, data_root, threads, known, search, *refs)] = group
             while pending:
-                [done], _ = ray.wait(list(pending), num_returns=1)
+                done = _next_done(ray, pending, unkept, kept)
                 group = pending.pop(done)
                 for key in {c.distill_key for c in group}:  # an artifact no evaluation needs is freed
                     readers[key] -= 1
@@ -106,11 +109,7 @@ class RayExecutor:
                     records = [_lost_record(cell, suite, e) for cell in group]
                 yield from zip(group, records, strict=True)
         finally:
-            for ref in [*pending, *searches.values(), *artifacts.values()]:  # what is left when interrupted or closed
-                try:
-                    ray.cancel(ref, force=True)
-                except Exception:  # noqa: S110 - a finished or already-cancelled task needs nothing
-                    pass
+            _cancel(ray, [*pending, *searches.values(), *artifacts.values()])  # what is left when interrupted or closed
             if self._started:
                 ray.shutdown()
                 self._started = False
@@ -128,6 +127,30 @@ class RayExecutor:
                 raise UserError(f"cannot start or reach Ray at {where}: {str(e).splitlines()[0]}") from None
             self._started = True
         return ray
+
+
+def _cancel(ray: Any, refs: list[Any]) -> None:
+    for ref in refs:
+        try:
+            ray.cancel(ref, force=True)
+        except Exception:  # noqa: S110 - a finished or already-cancelled task needs nothing
+            pass
+
+
+def _next_done(ray: Any, pending: dict[Any, list[Cell]], unkept: set[Any], kept: Path | None) -> Any:
+    """The next evaluation task to finish; search tasks that finish first have their choices kept meanwhile, so a
+    search outlives the cluster even before its cells are stored."""
+    from benchmarks.tuning import keep
+
+    while True:
+        [done], _ = ray.wait([*pending, *unkept], num_returns=1)
+        if done not in unkept:
+            return done
+        unkept.discard(done)
+        try:
+            keep(ray.get(done), kept)
+        except ray.exceptions.RayError:
+            pass  # the group's evaluation meets the failure and records it
 
 
 def _artifact_payload(ds: DistilledSet) -> dict[str, Any]:
