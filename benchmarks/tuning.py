@@ -11,7 +11,8 @@ grid's own ratio) under ``REFERENCE_LOSS`` (the reference set's true labels), an
 validation accuracy is used for every method's set and every loss. The test split is never read here. The choice is
 cached in ``<cache>/tuning/<key>.json`` and each record carries it. A cached choice is a memo of validation scores:
 one whose best still lies on an edge after fewer extensions than ``EXTEND`` allows continues its search (the same
-lrs, in the same order, as a search from scratch) and is written again.
+lrs, in the same order, as a search from scratch) and is written again. Each lr trained is written at once as a
+``partial`` memo (no choice yet), so an interrupted search resumes where it stopped.
 
 Where the config sets ``max_steps``, the training length is chosen after the lr (``choose_steps``): at the chosen lr,
 on the same reference set, ``STEPS_FACTOR`` times the steps is trained while validation gains more than
@@ -159,10 +160,11 @@ def _choose_lr(cfg: EvalConfig, ds: DistilledSet, data: RealData, device: torch.
         name = f"{lr:.6g}"
         if name not in tried:
             tried[name] = trainer.val_acc(lr, cfg.steps)
+            _write({"key": key, "partial": True, "val_acc": tried})  # a search cut short resumes from this memo
         return tried[name]
 
     best = search(grid, score)
-    if cached is not None and len(tried) == known:
+    if cached is not None and len(tried) == known and not cached.get("partial"):
         return cached
     choice = {"key": key, "lr": best, "val_acc": tried, "grid": grid, "ipc": ipc,
               "reference": f"{REFERENCE_METHOD} seed {REFERENCE_SEED}" if ipc is not None else "the cell's own set"}

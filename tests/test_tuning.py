@@ -400,3 +400,42 @@ def test_only_a_choice_named_after_its_key_is_read_back(tmp_path):
     (tmp_path / "k3.json").write_text("{not json")
     (tmp_path / "k4.json").write_text(json.dumps({"key": "k4", "lr": 0.01}))  # no validation scores
     assert tuning.kept_choices(tmp_path) == [good] and tuning.kept_choices(tmp_path / "absent") == []
+
+
+def test_an_lr_search_cut_short_resumes_from_its_kept_memo_to_the_choice_a_whole_search_makes(digits, cpu,
+                                                                                           monkeypatch, tmp_path):
+    import benchmarks.tuning as tuning
+    from benchmarks.driver import run_suite
+    from benchmarks.suite import parse_suite
+
+    suite = parse_suite(FAIR_ONE)
+    run_suite(suite, tmp_path / "whole", cpu, progress=False)
+    (whole,) = [json.loads(p.read_text()) for p in (tmp_path / "whole").glob("*.json")]
+
+    trained: list[tuple[float, int]] = []
+    real = tuning._ReferenceTrainer.val_acc
+
+    def counted(self, lr, steps):
+        if len(trained) == 2:
+            raise KeyboardInterrupt  # the machine goes after two of the grid's lrs
+        trained.append((lr, steps))
+        return real(self, lr, steps)
+
+    monkeypatch.setenv("DDBENCH_CACHE", str(tmp_path / "first-machine"))
+    monkeypatch.setattr(tuning._ReferenceTrainer, "val_acc", counted)
+    records = tmp_path / "records"
+    with pytest.raises(KeyboardInterrupt):
+        run_suite(suite, records, cpu, progress=False)
+    (memo,) = tuning.kept_choices(records / tuning.KEPT)
+    assert memo["partial"] and list(memo["val_acc"]) == [f"{lr:.6g}" for lr, _ in trained]
+
+    monkeypatch.setenv("DDBENCH_CACHE", str(tmp_path / "second-machine"))
+    done = list(trained)
+    trained.clear()
+    monkeypatch.setattr(tuning._ReferenceTrainer, "val_acc", lambda self, lr, steps: trained.append((lr, steps)) or
+                        real(self, lr, steps))
+    run_suite(suite, records, cpu, progress=False)
+    (record,) = [json.loads(p.read_text()) for p in records.glob("*.json")]
+    assert not set(done) & set(trained)  # no training repeated (the length search trains the chosen lr longer)
+    assert record["metrics"]["lr_tuning"] == whole["metrics"]["lr_tuning"]
+    assert record["metrics"]["steps_tuning"] == whole["metrics"]["steps_tuning"]
