@@ -131,7 +131,10 @@ def _cached(path: Path) -> dict[str, Any] | None:
         choice = json.loads(path.read_text())
     except (OSError, ValueError):
         return None  # absent or unreadable: choose again and overwrite
-    return choice if isinstance(choice, dict) and isinstance(choice.get("val_acc"), dict) else None
+    if not isinstance(choice, dict) or not isinstance(choice.get("val_acc"), dict):
+        return None
+    scores = choice["val_acc"].values()
+    return choice if all(isinstance(v, int | float) and not isinstance(v, bool) for v in scores) else None
 
 
 def choose_lr(cfg: EvalConfig, ds: DistilledSet, data: RealData, device: torch.device) -> dict[str, Any]:

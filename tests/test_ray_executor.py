@@ -175,3 +175,24 @@ def test_workers_train_at_the_fair_protocol_choices_the_stored_records_carry(clu
     assert counts["ok"] == 1
     (herding,) = [r for r in Store(records).scan().values() if r["config"]["method"] == "herding"]
     assert herding["metrics"]["steps"] == 30 and herding["metrics"]["lr_tuning"] == stored["metrics"]["lr_tuning"]
+
+
+def test_the_driver_keeps_each_search_the_cluster_makes_in_the_records_folder(cluster, tmp_path, monkeypatch):
+    """Searched on a worker, kept by the driver as the search task ends: the records folder's ``tuning`` holds
+    the choices the records were trained at."""
+    import json
+
+    from benchmarks.tuning import KEPT, kept_choices
+
+    doc = {"name": "raykept", "grid": {"datasets": ["digits"], "methods": ["random"], "ipc": [2],
+                                       "models": ["lenet"], "optimizers": ["adam"], "seeds": [0]},
+           "eval": {"steps": 15, "batch_size": 20, "val_size": 200, "precision": "fp32", "compile": False,
+                    "lr_per_architecture": True, "max_steps": 45}}
+    records = tmp_path / "records"
+    monkeypatch.setenv("DDBENCH_CACHE", str(tmp_path / "driver"))
+    counts = run_suite(parse_suite(doc), records, "cpu", progress=False, executor=RayExecutor(address=cluster.address))
+    assert counts["ok"] == 1
+    (path,) = records.glob("*.json")
+    metrics = json.loads(path.read_text())["metrics"]
+    kept = {c["key"]: c for c in kept_choices(records / KEPT)}
+    assert kept == {c["key"]: c for c in (metrics["lr_tuning"], metrics["steps_tuning"])}

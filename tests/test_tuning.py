@@ -399,6 +399,7 @@ def test_only_a_choice_named_after_its_key_is_read_back(tmp_path):
     (tmp_path / "k2.json").write_text(json.dumps(good))  # renamed: not the key it holds
     (tmp_path / "k3.json").write_text("{not json")
     (tmp_path / "k4.json").write_text(json.dumps({"key": "k4", "lr": 0.01}))  # no validation scores
+    (tmp_path / "k5.json").write_text(json.dumps({"key": "k5", "lr": 0.01, "val_acc": {"0.01": "90"}}))  # not a score
     assert tuning.kept_choices(tmp_path) == [good] and tuning.kept_choices(tmp_path / "absent") == []
 
 
