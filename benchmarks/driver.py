@@ -34,7 +34,7 @@ class Plan:
     stored: int  # cells already stored
     not_selected: int  # missing cells left out by --methods, --models, --shard, --cached-only or --limit
     groups: list[list[Cell]]
-    choices: list[dict[str, Any]] = field(default_factory=list)  # the fair protocol's: the records', then the kept ones
+    choices: list[dict[str, Any]] = field(default_factory=list)  # the fair protocol's: kept or in records (theirs first)
 
     @property
     def todo(self) -> int:

@@ -277,8 +277,9 @@ def _write(choice: dict[str, Any]) -> None:
 
 @contextmanager
 def keeping(folder: Path | None) -> Iterator[None]:
-    """Inside, every search this process finishes also writes its choice to ``folder`` (a run's records folder's
-    ``KEPT``; None keeps nothing). Executors that search in other processes pass ``kept_folder()`` on."""
+    """Inside, every search this process makes also writes to ``folder`` (a run's records folder's ``KEPT``; None keeps
+    nothing): its memo as each lr is trained, then its choice. Executors searching in other processes pass
+    ``kept_folder()`` on (Ray's driver keeps what its search tasks return, their memos staying on the workers)."""
     token = _keep_in.set(folder)
     try:
         yield
