@@ -28,8 +28,6 @@ from benchmarks.cost import count_flops
 from benchmarks.data import RealData, load_dataset
 from benchmarks.errors import UserError
 from benchmarks.metrics import accuracy, val_subset
-from benchmarks.models import build_model
-from benchmarks.optim import build_optimizer, build_schedule
 from benchmarks.paths import cache_dir
 from benchmarks.progress import bar
 from benchmarks.seeding import generator, seed_global
@@ -133,6 +131,9 @@ def _train(cfg: TeacherConfig, data: RealData, device: torch.device) -> tuple[nn
     """Plain supervised training on the train split; validation accuracy after every epoch. With patience,
     the lr drops at each validation plateau, training stops at the PLATEAU_DROPS-th and the best epoch's
     weights are kept."""
+    from benchmarks.models import build_model  # timm: loaded when a teacher is built, not when the CLI declares
+    from benchmarks.optim import build_optimizer, build_schedule
+
     seed_global(cfg.seed)
     model = build_model(cfg.model, data.num_classes, data.channels, data.size)[0].to(device).train()
     steps_per_epoch = -(-len(data.train_y) // cfg.batch_size)
@@ -183,6 +184,8 @@ def _train(cfg: TeacherConfig, data: RealData, device: torch.device) -> tuple[nn
 def get_teacher(cfg: TeacherConfig, device: torch.device, data_root: str | None = None,
                 data: RealData | None = None) -> Teacher:
     """The cached teacher for ``cfg``, training and caching it first if there is none."""
+    from benchmarks.models import build_model
+
     cfg.check()
     weights, record_path = _paths(cfg.key)
     data = data or load_dataset(cfg.dataset, data_root)

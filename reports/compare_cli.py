@@ -7,8 +7,6 @@ import argparse
 import sys
 
 from benchmarks.errors import UserError
-from reports.cells import load_cells
-from reports.compare import compare, to_json, to_markdown
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -34,6 +32,9 @@ def parse_by(text: str) -> list[str]:
 
 def run(args: argparse.Namespace) -> None:
     """Load the suite's records, compare A with B and print the result."""
+    from reports.cells import load_cells  # pandas and scipy: only when run
+    from reports.compare import compare, to_json, to_markdown
+
     df = load_cells(args.suite, args.records_dir)
     result = compare(df, args.a, args.b, parse_by(args.by))
     sys.stdout.write(to_json(result) if args.json else to_markdown(result))

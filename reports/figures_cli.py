@@ -5,18 +5,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from benchmarks.artifact import load_artifact
 from benchmarks.errors import UserError
-from benchmarks.spec import cell_key
-from reports import figures
-from reports.cells import suite_records_dir
-from reports.frame import load_records, to_frame
-from reports.generate import summarise
-from reports.latex import pivot_latex, summary_latex
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMATS = ("pdf", "svg", "png")
 
@@ -35,6 +29,7 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> None:
     """Write the figures (and tables) and print the files written."""
     from benchmarks.suite import load_suite, packaged_suites
+    from reports.cells import suite_records_dir  # pandas and matplotlib load when the command runs, not when declared
 
     name = Path(args.suite).stem if args.suite.endswith(".toml") else args.suite
     records_dir = suite_records_dir(args.suite, args.records_dir)
@@ -47,6 +42,9 @@ def run(args: argparse.Namespace) -> None:
 
 def suite_frame(records_dir: Path, cells: list[dict[str, Any]] | None) -> pd.DataFrame:
     """The results frame of the records that belong to the suite's current cells (all of them without cells)."""
+    from benchmarks.spec import cell_key
+    from reports.frame import load_records, to_frame
+
     records = load_records(records_dir)
     if cells is not None:
         wanted = {cell_key(c) for c in cells}
@@ -60,6 +58,9 @@ def write_paper(records_dir: Path, out: Path, fmt: str, latex: bool = True,
                 cells: list[dict[str, Any]] | None = None) -> list[Path]:
     """Every figure the records call for in ``fmt``, label grids of the committed artifacts, and (``latex``) the
     tables; returns the paths written. Deterministic: the same records give the same bytes."""
+    from benchmarks.artifact import load_artifact
+    from reports import figures
+
     if fmt not in FORMATS:
         raise UserError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
     df = suite_frame(records_dir, cells)
@@ -82,6 +83,9 @@ def write_paper(records_dir: Path, out: Path, fmt: str, latex: bool = True,
 def write_tables(dd: pd.DataFrame, dataset: str, out: Path) -> list[Path]:
     """The leaderboard's tables of one dataset as LaTeX: by method (and loss) per ipc, and one column per value
     of every other axis the suite varies (model, optimizer, loss)."""
+    from reports.generate import summarise
+    from reports.latex import pivot_latex, summary_latex
+
     by_loss = ["loss"] if dd["loss"].nunique() > 1 else []
     tables: dict[str, str] = {}
     s = summarise(dd, ["method", *by_loss, "ipc"])

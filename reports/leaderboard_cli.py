@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.paths import reports_dir
-from reports.leaderboard import load_suite_data, markdown, select_suites, suite_rows
-from reports.site import render_site
 
 
 def add_parser(subparsers: Any) -> None:
@@ -29,6 +27,9 @@ def run(args: argparse.Namespace) -> None:
 
 def build_leaderboard(reports_root: Path, suites: list[str] | None, out_md: Path, out_site: Path) -> list[Path]:
     """Write the cross-suite ``out_md`` and ``out_site/index.html`` from the stored records; returns both paths."""
+    from reports.leaderboard import load_suite_data, markdown, select_suites, suite_rows  # pandas: only when run
+    from reports.site import render_site
+
     root = Path(reports_root)
     data = [load_suite_data(name, root) for name in select_suites(suites, root)]
     rows = [row for s in data for row in suite_rows(s)]
