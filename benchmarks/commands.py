@@ -345,16 +345,12 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     return k, n
 
 
-def _no_parser(sub: Any) -> None:
-    """``export``'s parser is added with ``import``'s (one module declares both)."""
-
-
 def _register_interop() -> None:
     from benchmarks.commandline import Command
     from benchmarks.interop import cli as interop_cli
 
-    COMMANDS.register("import", Command(interop_cli.add_parser, interop_cli.run))
-    COMMANDS.register("export", Command(_no_parser, interop_cli.run))
+    COMMANDS.register("import", Command(interop_cli.add_import, interop_cli.run))
+    COMMANDS.register("export", Command(interop_cli.add_export, interop_cli.run))
 
 
 _register_interop()

@@ -302,23 +302,31 @@ def test_export_refuses_a_used_folder_or_another_dataset(digits, tmp_path):
 
 
 def test_cli_export_then_import(digits, tmp_path, capsys):
-    parser = argparse.ArgumentParser()
-    interop_cli.add_parser(parser.add_subparsers(dest="cmd"))
+    """Through ``ddbench``'s own entry (which declares only the command it runs), as a user types it."""
+    from benchmarks.cli import main
+
     artifact = quantised_set(digits, lr=0.02).save(tmp_path / "artifacts")
-    interop_cli.run(parser.parse_args(["export", str(artifact), "mtt", "--out", str(tmp_path / "mtt")]))
+    assert main(["export", str(artifact), "mtt", "--out", str(tmp_path / "mtt")]) == 0
     printed = capsys.readouterr().out.split()
     assert printed[-1] == str(tmp_path / "mtt" / MANIFEST) and len(printed) == 4
-    interop_cli.run(parser.parse_args(["import", "mtt", str(tmp_path / "mtt"), "--dataset", "digits",
-                                       "--out", str(tmp_path / "imported"), "--lr", "0.05"]))
+    assert main(["import", "mtt", str(tmp_path / "mtt"), "--dataset", "digits", "--out", str(tmp_path / "imported"),
+                 "--lr", "0.05"]) == 0
     saved = capsys.readouterr().out.split()[0]
     back = load_artifact(saved)
     assert torch.equal(back.labels, load_artifact(artifact).labels)
     assert back.hints.lr == pytest.approx(0.05)
     lr_info = back.meta["imported"]["lr"]
     assert lr_info["source"] == "option" and lr_info["stored_value_ignored"] == pytest.approx(0.02)
-    with pytest.raises(UserError, match="does not use option 'soft_labels'"):
-        interop_cli.run(parser.parse_args(["import", "mtt", str(tmp_path / "mtt"), "--dataset", "digits",
-                                           "--soft-labels", "x.pt"]))
+    assert main(["import", "mtt", str(tmp_path / "mtt"), "--dataset", "digits", "--soft-labels", "x.pt"]) == 2
+    assert "does not use option 'soft_labels'" in capsys.readouterr().err
+
+
+def test_the_interop_module_declares_both_commands_for_scripts_that_build_their_own_parser(digits, tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    interop_cli.add_parser(parser.add_subparsers(dest="cmd"))
+    artifact = quantised_set(digits).save(tmp_path / "artifacts")
+    interop_cli.run(parser.parse_args(["export", str(artifact), "dc", "--out", str(tmp_path / "dc")]))
+    assert (tmp_path / "dc" / MANIFEST).is_file()
 
 
 def test_every_format_is_covered_here():

@@ -1,6 +1,6 @@
 """``ddbench import FORMAT PATH --dataset D`` and ``ddbench export ARTIFACT FORMAT --out DIR``.
 
-``add_parser`` adds both subcommands; ``run`` carries out whichever was parsed.
+``add_import`` and ``add_export`` declare one each (``add_parser`` both); ``run`` carries out whichever was parsed.
 """
 
 from __future__ import annotations
@@ -27,6 +27,12 @@ def _stats_args(p: argparse.ArgumentParser) -> None:
 
 def add_parser(subparsers: Any) -> None:
     """Add the ``import`` and ``export`` subcommands to the ddbench CLI's subparsers."""
+    add_import(subparsers)
+    add_export(subparsers)
+
+
+def add_import(subparsers: Any) -> None:
+    """Add the ``import`` subcommand (the CLI declares only the command it runs, so each has its own)."""
     imp = subparsers.add_parser("import", help="make a ddbench artifact from a released distilled set")
     imp.add_argument("format", help=_FORMAT_HELP)
     imp.add_argument("path", help="the res_*.pt file, MTT/DD-Ranking folder (or images_*.pt), or ImageFolder root")
@@ -45,6 +51,9 @@ def add_parser(subparsers: Any) -> None:
     _stats_args(imp)
     imp.set_defaults(interop_action=_run_import)
 
+
+def add_export(subparsers: Any) -> None:
+    """Add the ``export`` subcommand."""
     exp = subparsers.add_parser("export", help="write an artifact as a released-set format or DD-Ranking's inputs")
     exp.add_argument("artifact", help="path of an artifact's .json or .safetensors")
     exp.add_argument("format", help=_FORMAT_HELP)
