@@ -7,7 +7,9 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from benchmarks.artifact import load_artifact
 from benchmarks.errors import UserError
+from benchmarks.spec import cell_key
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,7 +44,6 @@ def run(args: argparse.Namespace) -> None:
 
 def suite_frame(records_dir: Path, cells: list[dict[str, Any]] | None) -> pd.DataFrame:
     """The results frame of the records that belong to the suite's current cells (all of them without cells)."""
-    from benchmarks.spec import cell_key
     from reports.frame import load_records, to_frame
 
     records = load_records(records_dir)
@@ -58,7 +59,6 @@ def write_paper(records_dir: Path, out: Path, fmt: str, latex: bool = True,
                 cells: list[dict[str, Any]] | None = None) -> list[Path]:
     """Every figure the records call for in ``fmt``, label grids of the committed artifacts, and (``latex``) the
     tables; returns the paths written. Deterministic: the same records give the same bytes."""
-    from benchmarks.artifact import load_artifact
     from reports import figures
 
     if fmt not in FORMATS:
