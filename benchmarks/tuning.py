@@ -259,19 +259,21 @@ def remember(choices: Iterable[dict[str, Any]]) -> int:
     how many were written."""
     written = 0
     for choice in choices:
-        path = tuning_path(choice["key"])
-        if _cached(path) is None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(path, choice)
+        if _cached(tuning_path(choice["key"])) is None:
+            _to_cache(choice)
             written += 1
     return written
 
 
-def _write(choice: dict[str, Any]) -> None:
-    """A search's choice into this machine's cache and, inside ``keeping``, into the run's records folder."""
+def _to_cache(choice: dict[str, Any]) -> None:
     path = tuning_path(choice["key"])
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(path, choice)
+
+
+def _write(choice: dict[str, Any]) -> None:
+    """A search's choice into this machine's cache and, inside ``keeping``, into the run's records folder."""
+    _to_cache(choice)
     keep([choice], _keep_in.get())
 
 
@@ -297,7 +299,7 @@ def keep(choices: Iterable[dict[str, Any]], folder: Path | None) -> None:
     if folder is None:
         return
     for choice in choices:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)  # only once something is kept
         write_json_atomic(folder / f"{choice['key']}.json", choice)
 
 

@@ -93,7 +93,8 @@ class RayExecutor:
                         alone = group[0].ipc is not None and not reads_hints(group[0].eval)
                         searches[ident] = tune.remote(group[0], device, data_root, threads, known,
                                                       None if alone else refs[0])
-                        unkept.update([searches[ident]] if kept else [])
+                        if kept:
+                            unkept.add(searches[ident])
                     search = searches[ident]
                 pending[evaluate.remote(group, suite, device, data_root, threads, known, search, *refs)] = group
             while pending:
