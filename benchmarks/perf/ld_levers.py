@@ -7,7 +7,9 @@ order rotated each round, in CPU seconds; and the meta-iteration ``ld`` runs at 
 same batch size). Each lever's parameter gradient is compared with the fp32 NCHW one on the same weights and images
 (cosine and relative error of the flattened gradient), since a lever that changes the gradient changes the labels
 ``ld`` learns. The report sets the measurements against #21's target, a quarter of the official code's time per
-meta-iteration (``reports/bench/ld_meta_step.json``).
+meta-iteration (``reports/bench/ld_meta_step.json``), and breaks ld's own outer step into the oneDNN kernels it
+runs (their GFLOP/s against this CPU's fp32 matmul peak), which bounds what any lever can reach: the
+convolutions' FLOPs at the peak, plus the rest of the meta-iteration.
 """
 
 from __future__ import annotations
@@ -95,6 +97,24 @@ def meta_iteration(iterations: int, torch_pool: bool = False) -> float:
         return cpu_per_call(ld_run(100, iterations).step, iterations)
 
 
+def kernels(step: Callable[[], None], iterations: int) -> dict[str, Any]:
+    """oneDNN's kernels in ``iterations`` outer steps (per step): their table, the milliseconds of convolutions and
+    of layout reorders, and the convolutions' FLOPs at the machine's fp32 matmul peak."""
+    from benchmarks.cost import matmul_peak_flops
+    from benchmarks.perf.onednn_primitives import conv_flops, primitive_times, table
+
+    peak = matmul_peak_flops("cpu", "fp32")
+    times = primitive_times(lambda: [step() for _ in range(iterations)])
+    flops = sum(conv_flops(p.shape) * calls for p, (calls, _) in times.items() if p.kind == "convolution") / iterations
+
+    def ms(kind: str) -> float:
+        return round(sum(t for p, (_, t) in times.items() if p.kind == kind) / iterations, 2)
+
+    return {"rows": table(times, iterations, peak), "matmul_peak_gflop_per_s": round(peak / 1e9, 1),
+            "conv_gflop_per_step": round(flops / 1e9, 3), "conv_ms_at_peak": round(flops / peak * 1e3, 2),
+            "conv_ms": ms("convolution"), "reorder_ms": ms("reorder")}
+
+
 def measure(rounds: int, iterations: int) -> dict[str, Any]:
     from benchmarks.data import load_dataset
     from benchmarks.models import build_model
@@ -135,7 +155,7 @@ def measure(rounds: int, iterations: int) -> dict[str, Any]:
 
     return {"levers": {name: {"description": LEVERS[name].description, **stats(times[name]), **agreement[name]}
                        for name in LEVERS},
-            **{name: stats(times[name]) for name in META}}
+            **{name: stats(times[name]) for name in META}, "kernels": kernels(runs["fp32"][1], iterations)}
 
 
 def markdown(doc: dict[str, Any]) -> str:
@@ -165,7 +185,35 @@ def markdown(doc: dict[str, Any]) -> str:
         lines.append(f"#21's target, a quarter of the official code's {doc['official_ms']:.1f} CPU ms per meta-iteration "
                      f"(with its DataLoader, `{META_STEP}`, N = 100): **{doc['target_ms']:.1f} ms** - measured in another "
                      "run, so set it against the levers' ratios here, not against this file's milliseconds.")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + kernel_lines(doc, meta)) + "\n"
+
+
+def kernel_lines(doc: dict[str, Any], meta: float) -> list[str]:
+    """The fp32 outer step's oneDNN kernels and the floor they set (absent from files measured before)."""
+    k = doc.get("kernels")
+    if not k:
+        return []
+    lines = ["", "## The outer step's kernels (fp32, what ld runs)", "",
+             "oneDNN's own timings per outer step (its verbose mode, the same process); GFLOP/s of each convolution "
+             f"against this CPU's fp32 matmul peak, {k['matmul_peak_gflop_per_s']} GFLOP/s.", "",
+             "| kind | direction | implementation | shape | calls | ms | share | GFLOP/s | of peak |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in k["rows"]:
+        rate = "-" if r["gflop_per_s"] is None else f"{r['gflop_per_s']}"
+        share = "-" if r["of_peak"] is None else f"{100 * r['of_peak']:.0f} %"
+        lines.append(f"| {r['kind']} | {r['direction'] or '-'} | {r['impl']} | `{r['shape']}` | {r['calls']} | "
+                     f"{r['ms']} | {100 * r['share']:.0f} % | {rate} | {share} |")
+    onednn = k["conv_ms"] + k["reorder_ms"]
+    floor = meta - onednn + k["conv_ms_at_peak"]  # convolutions at the peak, no reorders, everything else as measured
+    lines += ["", f"The outer step's convolutions are {k['conv_gflop_per_step']} GFLOP: {k['conv_ms_at_peak']} ms at the "
+              f"matmul peak, against {k['conv_ms']} ms measured, plus {k['reorder_ms']} ms of layout reorders around them. "
+              f"With the convolutions at the peak and no reorders, and everything else as measured ({meta - onednn:.1f} "
+              "ms: pooling, activations, the linear layers, autograd, the inner step and the label gradient), the "
+              f"meta-iteration would take **{floor:.1f} ms**: at most **{meta / floor:.2f}x** faster than measured here."]
+    if doc.get("speedup_cpu"):
+        lines.append(f"#21's target is 4x the official code's time; `{META_STEP}` measured ddbench at {doc['speedup_cpu']}x "
+                     f"(N = 100), so it needs {4 / doc['speedup_cpu']:.2f}x more.")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         official = next(r for r in json.loads(META_STEP.read_text())["results"] if r["n_base"] == 100)
         doc["official_ms"] = official["official"]["cpu_s_per_iteration"]["mean"] * 1e3
         doc["target_ms"] = round(doc["official_ms"] / 4, 2)
+        doc["speedup_cpu"] = official["speedup_cpu"]
     print(write_bench(doc, args.out, markdown))
     return 0
 
