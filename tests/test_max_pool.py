@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmarks.max_pool import MaxPool2x2, max_pool_2x2, pool_with_indices, torch_max_pool
+from benchmarks.max_pool import MaxPool2x2, compiled_pool, max_pool_2x2, pool_with_indices, torch_max_pool
 from benchmarks.methods import METHODS, Budget, run_method
 from benchmarks.models import ZOO, build_model
 
@@ -57,6 +57,26 @@ def test_values_indices_and_gradients_equal_max_pool2d(name: str) -> None:
     expected.backward(grad)
     got.backward(grad)
     assert _same(ours.grad, theirs.grad)
+
+
+@pytest.mark.parametrize("name", ["ties", "nan_and_inf"])
+def test_the_compiled_forward_gives_the_same_values_indices_and_gradients(name: str) -> None:
+    """``compiled_pool`` (a benchmark lever) runs inductor's kernels for the forward: nothing may change."""
+    import benchmarks.max_pool as mp
+
+    x = INPUTS[name]()
+    eager, compiled = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    want = max_pool_2x2(eager)
+    with compiled_pool():
+        assert mp._POOL["fn"] is not pool_with_indices
+        got = max_pool_2x2(compiled)
+        values, index = mp._POOL["fn"](x)
+    assert mp._POOL["fn"] is pool_with_indices
+    assert _same(got, want) and _same(values, pool_with_indices(x)[0]) and torch.equal(index, pool_with_indices(x)[1])
+    grad = torch.randn(want.shape, generator=torch.Generator().manual_seed(3))
+    want.backward(grad)
+    got.backward(grad)
+    assert _same(compiled.grad, eager.grad)
 
 
 def test_inference_mode_values() -> None:

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from benchmarks.max_pool import torch_max_pool
+from benchmarks.max_pool import compiled_pool, torch_max_pool
 from benchmarks.perf.bench_files import write_bench
 from benchmarks.perf.bench_ld import OUTER, ld_run
 
@@ -47,6 +47,7 @@ class Lever:
     bf16: bool = False
     compiled: bool = False
     torch_pool: bool = False  # F.max_pool2d instead of benchmarks.max_pool (what ld ran before it)
+    compiled_pool: bool = False  # benchmarks.max_pool's forward compiled alone, the rest eager
 
 
 LEVERS = {
@@ -56,6 +57,8 @@ LEVERS = {
     "channels_last": Lever("fp32, channels-last weights and images (oneDNN's native layout)", channels_last=True),
     "compiled": Lever("fp32, NCHW, torch.compile (inductor; compile time excluded)", compiled=True),
     "compiled_channels_last": Lever("fp32, channels-last, torch.compile", channels_last=True, compiled=True),
+    "compiled_pool": Lever("fp32, NCHW, eager, benchmarks.max_pool's forward compiled alone (inductor)",
+                           compiled_pool=True),
     "bf16": Lever("bf16 autocast, NCHW, eager", bf16=True),
     "bf16_channels_last": Lever("bf16 autocast, channels-last, eager", channels_last=True, bf16=True),
 }
@@ -65,7 +68,7 @@ def outer_step(model: nn.Module, x: Tensor, y: Tensor, lever: Lever) -> Callable
     """One outer forward + backward as the lever runs it (gradients left in ``model``)."""
     def step() -> None:
         model.zero_grad(set_to_none=True)
-        with torch_max_pool() if lever.torch_pool else nullcontext():
+        with torch_max_pool() if lever.torch_pool else compiled_pool() if lever.compiled_pool else nullcontext():
             with torch.autocast("cpu", torch.bfloat16, enabled=lever.bf16):
                 logits = model(x)
             F.cross_entropy(logits.float(), y).backward()
