@@ -8,8 +8,8 @@ same batch size). Each lever's parameter gradient is compared with the fp32 NCHW
 (cosine and relative error of the flattened gradient), since a lever that changes the gradient changes the labels
 ``ld`` learns. The report sets the measurements against #21's target, a quarter of the official code's time per
 meta-iteration (``reports/bench/ld_meta_step.json``), and breaks ld's own outer step into the oneDNN kernels it
-runs (their GFLOP/s against this CPU's fp32 matmul peak), which bounds what any lever can reach: the
-convolutions' FLOPs at the peak, plus the rest of the meta-iteration.
+runs (their GFLOP/s against this CPU's fp32 matmul peak), which bounds what faster convolutions alone can give:
+the meta-iteration with its outer convolutions at the peak and no layout reorders, everything else as measured.
 """
 
 from __future__ import annotations
