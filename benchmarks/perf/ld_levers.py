@@ -33,6 +33,7 @@ from torch import Tensor, nn
 from benchmarks.max_pool import compiled_pool, torch_max_pool
 from benchmarks.perf.bench_files import write_bench
 from benchmarks.perf.bench_ld import OUTER, ld_run
+from benchmarks.perf.onednn_primitives import markdown_table
 
 META_STEP = Path("reports/bench/ld_meta_step.json")
 META = {"meta_iteration": False, "meta_iteration_torch_max_pool": True}  # timed meta-iterations: with torch's pool?
@@ -199,13 +200,7 @@ def kernel_lines(doc: dict[str, Any], meta: float) -> list[str]:
     lines = ["", "## The outer step's kernels (fp32, what ld runs)", "",
              "oneDNN's own timings per outer step (its verbose mode, the same process); GFLOP/s of each convolution "
              f"against this CPU's fp32 matmul peak, {k['matmul_peak_gflop_per_s']} GFLOP/s.", "",
-             "| kind | direction | implementation | shape | calls | ms | share | GFLOP/s | of peak |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for r in k["rows"]:
-        rate = "-" if r["gflop_per_s"] is None else f"{r['gflop_per_s']}"
-        share = "-" if r["of_peak"] is None else f"{100 * r['of_peak']:.0f} %"
-        lines.append(f"| {r['kind']} | {r['direction'] or '-'} | {r['impl']} | `{r['shape']}` | {r['calls']} | "
-                     f"{r['ms']} | {100 * r['share']:.0f} % | {rate} | {share} |")
+             markdown_table(k["rows"])]
     onednn = k["conv_ms"] + k["reorder_ms"]
     floor = meta - onednn + k["conv_ms_at_peak"]  # convolutions at the peak, no reorders, everything else as measured
     lines += ["", f"The outer step's convolutions are {k['conv_gflop_per_step']} GFLOP: {k['conv_ms_at_peak']} ms at the "

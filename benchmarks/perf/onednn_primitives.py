@@ -103,3 +103,13 @@ def table(times: dict[Primitive, tuple[int, float]], per: int, peak_flops: float
                      "gflop_per_s": None if rate is None else round(rate / 1e9, 1),
                      "of_peak": None if rate is None else round(rate / peak_flops, 3)})
     return rows
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    """``table``'s rows as a GitHub Markdown table (the benchmarks' reports print them alike)."""
+    from tabulate import tabulate
+
+    cells = [[r["kind"], r["direction"], r["impl"], r["shape"], r["calls"], r["ms"], f"{100 * r['share']:.0f}%",
+              r["gflop_per_s"] or "-", "-" if r["of_peak"] is None else f"{100 * r['of_peak']:.1f}%"] for r in rows]
+    return tabulate(cells, headers=["kind", "direction", "implementation", "shape", "calls", "ms", "share", "GFLOP/s",
+                                    "of peak"], tablefmt="github")

@@ -30,7 +30,7 @@ from benchmarks.methods import Budget, run_method
 from benchmarks.metrics import autocast
 from benchmarks.models import build_model
 from benchmarks.perf.bench_field import recipe
-from benchmarks.perf.onednn_primitives import primitive_times, table
+from benchmarks.perf.onednn_primitives import markdown_table, primitive_times, table
 from benchmarks.spec import EvalConfig
 from benchmarks.training import PHASES, train_group
 
@@ -95,14 +95,10 @@ def markdown(doc: dict[str, Any]) -> str:
                   f"{r['matmul_peak_gflop_per_s']} GFLOP/s", "",
                   tabulate(rows, headers=["phase", "s", "share", "GFLOP", "GFLOP/s"], tablefmt="github"), ""]
         if r.get("primitives"):
-            kernels = [[k["kind"], k["direction"], k["impl"], k["shape"], k["calls"], k["ms"], f"{100 * k['share']:.0f}%",
-                        k["gflop_per_s"] or "-", "-" if k["of_peak"] is None else f"{100 * k['of_peak']:.1f}%"]
-                       for k in r["primitives"]]
             lines += [f"oneDNN kernels of {r['primitive_steps']} further training steps (verbose mode), per step, "
                       "largest first; share = of all oneDNN time; peak = the matmul peak above; oneDNN's wall-clock "
                       "timings (under load they include waits for a core):", "",
-                      tabulate(kernels, headers=["kind", "direction", "implementation", "shape", "calls", "ms",
-                                                 "share", "GFLOP/s", "of peak"], tablefmt="github"), ""]
+                      markdown_table(r["primitives"]), ""]
     return "\n".join(lines + [f"Command: `{doc['command']}`", ""])
 
 
