@@ -34,6 +34,8 @@ from benchmarks.perf.onednn_primitives import markdown_table, primitive_times, t
 from benchmarks.spec import EvalConfig
 from benchmarks.training import PHASES, train_group
 
+ROWS = (*PHASES, "test", "other")  # the table's order, whatever order a JSON file keeps the keys in
+
 
 def phase_seconds(prof: Any) -> dict[str, float]:
     """Seconds inside each phase label (CPU total of the label's events, summed over steps)."""
@@ -89,7 +91,7 @@ def markdown(doc: dict[str, Any]) -> str:
              + (f" Conditions: {doc['conditions']}." if doc.get("conditions") else ""), ""]
     for r in doc["runs"]:
         rows = [[k, r["seconds"][k], f"{100 * r['seconds'][k] / r['wall_s']:.0f}%", r["gflop"].get(k, "-"),
-                 r["gflop_per_s"].get(k, "-")] for k in r["seconds"]]
+                 r["gflop_per_s"].get(k, "-")] for k in sorted(r["seconds"], key=ROWS.index)]
         lines += [f"## {r['model']}, ipc {r['ipc']}: {r['steps']} steps of {r['batch']} images, {r['precision']}, "
                   f"compiled {r['compiled']}; {r['wall_s']} s, test {r['test_acc']:.2f}%; matmul peak "
                   f"{r['matmul_peak_gflop_per_s']} GFLOP/s", "",
@@ -112,7 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--conditions", default=None, help="what else ran on the machine (kept beside the numbers)")
     p.add_argument("--primitives", type=int, default=0, metavar="STEPS",
                    help="CPU: also table the oneDNN kernels of STEPS more training steps")
+    p.add_argument("--render", metavar="JSON", help="write the markdown of a stored JSON file beside it, measure nothing")
     args = p.parse_args(argv)
+    if args.render:
+        src = Path(args.render)
+        src.with_suffix(".md").write_text(markdown(json.loads(src.read_text())))
+        return 0
     torch.set_num_threads(args.threads)
     device = resolve_device("cpu")
     runs = [profile_once(m, args.ipc, args.epochs, device, args.primitives) for m in args.models]
