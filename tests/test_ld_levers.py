@@ -43,6 +43,7 @@ def test_the_kernel_floor_counts_lenets_convolution_flops(monkeypatch):
     assert k["conv_gflop_per_step"] == round((2 * conv1 + 3 * conv2) / 1e9, 3)
     assert k["conv_ms_at_peak"] == round((2 * conv1 + 3 * conv2) / 1e10 * 1e3, 2)
     assert k["conv_ms"] > 0 and k["reorder_ms"] >= 0
-    floor = 100.0 - (k["conv_ms"] + k["reorder_ms"]) + k["conv_ms_at_peak"]  # as the report sums them
+    assert k["ceiling_gflop_per_s"] >= 10.0 and k["conv_ms_at_ceiling"] <= k["conv_ms_at_peak"]
+    floor = 100.0 - (k["conv_ms"] + k["reorder_ms"]) + k["conv_ms_at_ceiling"]  # as the report sums them
     text = "\n".join(kernel_lines({"kernels": k, "speedup_cpu": 2.5}, 100.0))
     assert f"**{floor:.1f} ms**" in text and f"**{100.0 / floor:.2f}x**" in text and "needs 1.60x more" in text

@@ -27,3 +27,21 @@ def test_lines_that_are_not_executions_are_ignored():
     (p, (calls, ms)), = parse(lines).items()
     assert (p.impl, p.direction, calls, ms) == ("jit:avx2", "backward_weights", 1, 0.5)
     assert conv_flops(p.shape) == 2 * 1 * 1 * 2 * 4 * 4
+
+
+def test_the_ceiling_is_the_faster_of_the_peak_and_the_fastest_convolution_run_every_step():
+    from benchmarks.perf.onednn_primitives import Primitive, conv_summary
+
+    shape = "mb64_ic64oc64_ih32oh32kh3sh1dh0ph1_iw32ow32kw3sw1dw0pw1"
+    flops = conv_flops(shape)
+    fast = Primitive("convolution", "jit", "forward_training", shape)  # once a step, at 2 GFLOP/s
+    rare = Primitive("convolution", "jit", "backward_data", shape)  # once in two steps: too rare to set the ceiling
+    times = {fast: (2, 2 * flops / 2e9 * 1e3), rare: (1, 1e-6), Primitive("reorder", "jit:uni", "", "8"): (2, 0.5)}
+    s = conv_summary(times, per=2, peak_flops=1e9)
+    assert s["ceiling_gflop_per_s"] == 2.0 and s["matmul_peak_gflop_per_s"] == 1.0
+    per_step = 1.5 * flops  # the fast one once, the rare one half
+    assert s["conv_gflop_per_step"] == round(per_step / 1e9, 3)
+    assert s["conv_ms_at_peak"] == round(per_step / 1e9 * 1e3, 2)
+    assert s["conv_ms_at_ceiling"] == round(per_step / 2e9 * 1e3, 2)
+    assert s["reorder_ms"] == 0.25
+    assert conv_summary(times, per=2, peak_flops=5e9)["ceiling_gflop_per_s"] == 5.0  # a faster peak stays the ceiling

@@ -103,20 +103,13 @@ def meta_iteration(iterations: int, torch_pool: bool = False) -> float:
 
 def kernels(step: Callable[[], None], iterations: int) -> dict[str, Any]:
     """oneDNN's kernels in ``iterations`` outer steps (per step): their table, the milliseconds of convolutions and
-    of layout reorders, and the convolutions' FLOPs at the machine's fp32 matmul peak."""
+    of layout reorders, and the convolutions' time at the machine's fp32 matmul peak and at the ceiling."""
     from benchmarks.cost import matmul_peak_flops
-    from benchmarks.perf.onednn_primitives import conv_flops, primitive_times, table
+    from benchmarks.perf.onednn_primitives import conv_summary, primitive_times, table
 
     peak = matmul_peak_flops("cpu", "fp32")
     times = primitive_times(lambda: [step() for _ in range(iterations)])
-    flops = sum(conv_flops(p.shape) * calls for p, (calls, _) in times.items() if p.kind == "convolution") / iterations
-
-    def ms(kind: str) -> float:
-        return round(sum(t for p, (_, t) in times.items() if p.kind == kind) / iterations, 2)
-
-    return {"rows": table(times, iterations, peak), "matmul_peak_gflop_per_s": round(peak / 1e9, 1),
-            "conv_gflop_per_step": round(flops / 1e9, 3), "conv_ms_at_peak": round(flops / peak * 1e3, 2),
-            "conv_ms": ms("convolution"), "reorder_ms": ms("reorder")}
+    return {"rows": table(times, iterations, peak), **conv_summary(times, iterations, peak)}
 
 
 def measure(rounds: int, iterations: int) -> dict[str, Any]:
@@ -202,10 +195,13 @@ def kernel_lines(doc: dict[str, Any], meta: float) -> list[str]:
              f"against this CPU's fp32 matmul peak, {k['matmul_peak_gflop_per_s']} GFLOP/s.", "",
              markdown_table(k["rows"])]
     onednn = k["conv_ms"] + k["reorder_ms"]
-    floor = meta - onednn + k["conv_ms_at_peak"]  # convolutions at the peak, no reorders, everything else as measured
-    lines += ["", f"The outer step's convolutions are {k['conv_gflop_per_step']} GFLOP: {k['conv_ms_at_peak']} ms at the "
-              f"matmul peak, against {k['conv_ms']} ms measured, plus {k['reorder_ms']} ms of layout reorders around them. "
-              f"With the convolutions at the peak and no reorders, and everything else as measured ({meta - onednn:.1f} "
+    at, where = ((k["conv_ms_at_ceiling"], f"at the ceiling of {k['ceiling_gflop_per_s']} GFLOP/s (the higher of the "
+                  "matmul peak and the fastest convolution in the table)") if "conv_ms_at_ceiling" in k
+                 else (k["conv_ms_at_peak"], "at the matmul peak"))  # files measured before the ceiling
+    floor = meta - onednn + at  # convolutions at the ceiling, no reorders, everything else as measured
+    lines += ["", f"The outer step's convolutions are {k['conv_gflop_per_step']} GFLOP: {at} ms {where}, against "
+              f"{k['conv_ms']} ms measured, plus {k['reorder_ms']} ms of layout reorders around them. "
+              f"With the convolutions that fast and no reorders, and everything else as measured ({meta - onednn:.1f} "
               "ms: pooling, activations, the linear layers, autograd, the inner step and the label gradient), the "
               f"meta-iteration would take **{floor:.1f} ms**: at most **{meta / floor:.2f}x** faster than measured here."]
     if doc.get("speedup_cpu"):

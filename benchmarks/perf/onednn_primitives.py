@@ -105,6 +105,25 @@ def table(times: dict[Primitive, tuple[int, float]], per: int, peak_flops: float
     return rows
 
 
+def conv_summary(times: dict[Primitive, tuple[int, float]], per: int, peak_flops: float) -> dict[str, float]:
+    """Per ``per``: the convolutions' GFLOP, their measured ms, their ms at ``peak_flops`` and at the ceiling (the
+    higher of that peak and the fastest convolution run at least once per ``per``: a matmul probe is no ceiling for a
+    kernel that beats it), and the ms of layout reorders - what a bound "convolutions at the ceiling, no reorders,
+    everything else as measured" needs."""
+    convs = {p: v for p, v in times.items() if p.kind == "convolution"}
+    flops = sum(conv_flops(p.shape) * calls for p, (calls, _) in convs.items()) / per
+    rates = [conv_flops(p.shape) * calls / (ms / 1e3) for p, (calls, ms) in convs.items() if calls >= per and ms > 0]
+    ceiling = max([peak_flops, *rates])
+
+    def ms(kind: str) -> float:
+        return round(sum(t for p, (_, t) in times.items() if p.kind == kind) / per, 2)
+
+    return {"matmul_peak_gflop_per_s": round(peak_flops / 1e9, 1), "conv_gflop_per_step": round(flops / 1e9, 3),
+            "conv_ms_at_peak": round(flops / peak_flops * 1e3, 2), "ceiling_gflop_per_s": round(ceiling / 1e9, 1),
+            "conv_ms_at_ceiling": round(flops / ceiling * 1e3, 2), "conv_ms": ms("convolution"),
+            "reorder_ms": ms("reorder")}
+
+
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """``table``'s rows as a GitHub Markdown table (the benchmarks' reports print them alike)."""
     from tabulate import tabulate

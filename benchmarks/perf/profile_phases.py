@@ -30,7 +30,7 @@ from benchmarks.methods import Budget, run_method
 from benchmarks.metrics import autocast
 from benchmarks.models import build_model
 from benchmarks.perf.bench_field import recipe
-from benchmarks.perf.onednn_primitives import markdown_table, primitive_times, table
+from benchmarks.perf.onednn_primitives import conv_summary, markdown_table, primitive_times, table
 from benchmarks.spec import EvalConfig
 from benchmarks.training import PHASES, train_group
 
@@ -44,11 +44,29 @@ def phase_seconds(prof: Any) -> dict[str, float]:
 
 
 def primitives(ds: Any, data: Any, cfg: EvalConfig, compiled: bool, steps: int, device: torch.device,
-               peak: float) -> list[dict[str, Any]]:
-    """The oneDNN kernels of ``steps`` training steps under ``cfg`` (compiled as the evaluation was), per step."""
+               peak: float) -> dict[str, Any]:
+    """The oneDNN kernels of ``steps`` training steps under ``cfg`` (compiled as the evaluation was), per step: their
+    table and ``conv_summary`` (the convolutions' ms, measured and at the peak, and the reorders')."""
     short = replace(cfg, epochs=None, steps=steps, compile=compiled).for_device(device)
     train_group([ds], data, [short], short.base_lr(), device)  # the same shapes: compiled graphs and caches warm
-    return table(primitive_times(lambda: train_group([ds], data, [short], short.base_lr(), device)), steps, peak)
+    times = primitive_times(lambda: train_group([ds], data, [short], short.base_lr(), device))
+    return {"rows": table(times, steps, peak), **conv_summary(times, steps, peak)}
+
+
+def bound(run: dict[str, Any]) -> dict[str, float] | None:
+    """The evaluation's time with every training step's convolutions at the ceiling (``conv_summary``) and no layout
+    reorders, and the whole test pass's FLOPs at the ceiling, everything else as measured: what faster kernels could
+    give at most."""
+    k = run.get("onednn")
+    if not k:
+        return None
+    saved_train = run["steps"] * (k["conv_ms"] + k["reorder_ms"] - k["conv_ms_at_ceiling"]) / 1e3
+    saved_test = max(0.0, run["seconds"]["test"] - run["gflop"]["test"] / k["ceiling_gflop_per_s"])
+    floor = run["wall_s"] - saved_train - saved_test
+    # nothing but the convolutions' FLOPs (training) and the test pass's, at the ceiling: no other work at all
+    compute = run["steps"] * k["conv_ms_at_ceiling"] / 1e3 + run["gflop"]["test"] / k["ceiling_gflop_per_s"]
+    return {"floor_s": round(floor, 2), "at_most": round(run["wall_s"] / floor, 2),
+            "compute_s": round(compute, 2), "compute_at_most": round(run["wall_s"] / compute, 2)}
 
 
 def profile_once(model: str, ipc: int, epochs: int, device: torch.device, primitive_steps: int = 0) -> dict[str, Any]:
@@ -73,8 +91,10 @@ def profile_once(model: str, ipc: int, epochs: int, device: torch.device, primit
     precision = result["execution"]["precision"]
     peak = measure_matmul_flops(device, precision)
     kernels = (primitives(ds, data, cfg, result["execution"]["compiled"], primitive_steps, device, peak)
-               if primitive_steps else [])
-    return {"primitives": kernels, "primitive_steps": primitive_steps if kernels else 0,
+               if primitive_steps else {"rows": []})
+    summary = {k: v for k, v in kernels.items() if k != "rows"}
+    return {"primitives": kernels["rows"], "primitive_steps": primitive_steps if kernels["rows"] else 0,
+            **({"onednn": summary} if summary else {}),
             "model": model, "ipc": ipc, "steps": steps, "batch": batch, "precision": precision,
             "compiled": result["execution"]["compiled"], "wall_s": round(wall, 2), "test_acc": metrics["test_acc"],
             "seconds": seconds, "gflop": {k: round(v / 1e9, 1) for k, v in flops.items()},
@@ -101,7 +121,24 @@ def markdown(doc: dict[str, Any]) -> str:
                       "largest first; share = of all oneDNN time; peak = the matmul peak above; oneDNN's wall-clock "
                       "timings (under load they include waits for a core):", "",
                       markdown_table(r["primitives"]), ""]
+        lines += bound_lines(r)
     return "\n".join(lines + [f"Command: `{doc['command']}`", ""])
+
+
+def bound_lines(r: dict[str, Any]) -> list[str]:
+    """The sentence stating ``bound`` (absent from files measured before it)."""
+    b = bound(r)
+    if b is None:
+        return []
+    k = r["onednn"]
+    return [f"A training step's convolutions are {k['conv_gflop_per_step']} GFLOP: {k['conv_ms']} ms measured, "
+            f"{k['conv_ms_at_ceiling']} ms at the ceiling of {k['ceiling_gflop_per_s']} GFLOP/s (the higher of the matmul "
+            "peak and the fastest convolution in the table), plus "
+            f"{k['reorder_ms']} ms of layout reorders. With every step's convolutions at the ceiling and no reorders, the "
+            "whole test pass's FLOPs at the ceiling, and everything else as measured "
+            f"(normalisation, activations, pooling, the loss, autograd, the optimizer), this evaluation would take "
+            f"**{b['floor_s']} s** instead of {r['wall_s']}: at most **{b['at_most']}x** faster. With nothing but those "
+            f"FLOPs at the ceiling (no other work at all) it would take {b['compute_s']} s: {b['compute_at_most']}x.", ""]
 
 
 def main(argv: list[str] | None = None) -> int:
