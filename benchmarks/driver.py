@@ -18,7 +18,7 @@ import torch
 from benchmarks.claims import release, try_claim
 from benchmarks.errors import UserError
 from benchmarks.executors.base import Executor
-from benchmarks.progress import bar
+from benchmarks.progress import Tally
 from benchmarks.runner import _seedless, is_cached
 from benchmarks.spec import Cell, stable_hash
 from benchmarks.store import Store
@@ -114,19 +114,19 @@ def run_suite(suite: Suite, records_dir: Path, device: torch.device | str, data_
     counts = {"cells": len(p.cells), "stored": p.stored, "not_selected": p.not_selected, "ok": 0, "error": 0,
               "other": 0}
     runner = executor or make_executor("inprocess")
-    cells_bar = bar(total=p.todo, desc=suite.name, unit="cell", outer=True, disable=not progress or not p.todo)
+    tally = Tally(p.todo, suite.name, "cell", show=progress)
     written_before = {c.key: _mtime(store.path(c.key)) for g in p.groups for c in g}
     held: dict[str, list[Any]] = {}  # claim key -> [claim path or None, cells still to come]
     pending = p.groups
     try:
         while pending:
             waiting: list[list[Cell]] = []
-            records = runner.run(suite, _claim(pending, store, written_before, counts, cells_bar, held, waiting),
+            records = runner.run(suite, _claim(pending, store, written_before, counts, tally, held, waiting),
                                  str(device), data_root, p.choices)
             try:
                 with keeping(store.dir / KEPT):  # a search ending before its cells are stored outlives the machine
                     for cell, record in records:
-                        _store(record, cell, store, counts, cells_bar, held, on_record)
+                        _store(record, cell, store, counts, tally, held, on_record)
             finally:
                 records.close()  # an interrupted run cancels what the executor still has outstanding
             if waiting and len(waiting) == len(pending):
@@ -135,7 +135,7 @@ def run_suite(suite: Suite, records_dir: Path, device: torch.device | str, data_
     finally:
         for claims, _ in held.values():
             _release_all(claims)
-        cells_bar.close()
+        tally.close()
     return counts
 
 
@@ -175,7 +175,7 @@ def _release_all(claims: list[Path]) -> None:
 
 
 def _claim(pending: list[list[Cell]], store: Store, written_before: dict[str, int | None], counts: dict[str, int],
-           cells_bar: Any, held: dict[str, list[Any]], waiting: list[list[Cell]]) -> Iterator[list[Cell]]:
+           tally: Tally, held: dict[str, list[Any]], waiting: list[list[Cell]]) -> Iterator[list[Cell]]:
     """The groups this run may compute, each artifact's cells claimed as the executor asks for the group; cells
     another run stored since planning are dropped (counted as "other"), cells of artifacts another run holds (or
     is distilling) go to ``waiting`` (what remains of their group)."""
@@ -192,7 +192,7 @@ def _claim(pending: list[list[Cell]], store: Store, written_before: dict[str, in
                 continue
             mine = [c for c in cells if _mtime(store.path(c.key)) == written_before[c.key]]
             counts["other"] += len(cells) - len(mine)
-            cells_bar.update(len(cells) - len(mine))
+            tally.skipped(len(cells) - len(mine))
             if not mine:
                 _release_all(claims)
                 continue
@@ -204,17 +204,14 @@ def _claim(pending: list[list[Cell]], store: Store, written_before: dict[str, in
             yield taken
 
 
-def _store(record: dict[str, Any], cell: Cell, store: Store, counts: dict[str, int], cells_bar: Any,
+def _store(record: dict[str, Any], cell: Cell, store: Store, counts: dict[str, int], tally: Tally,
            held: dict[str, list[Any]], on_record: Callable[[dict[str, Any]], None] | None) -> None:
     """Write one record, count it, and release its group's claim once the group's last record is in."""
     store.put(record)
     counts[record["status"]] += 1
     if on_record:
         on_record(record)
-    acc = record["metrics"].get("test_acc")
-    cells_bar.set_postfix_str(f"{cell.method}/{cell.eval.model}/{cell.eval.optimizer}: "
-                              + (f"{acc:.1f}%" if record["status"] == "ok" else "error"))
-    cells_bar.update(1)
+    tally.finished(_told(cell, record))
     key = _claim_key(cell)
     entry = held.get(key)
     if entry is not None:
@@ -222,6 +219,14 @@ def _store(record: dict[str, Any], cell: Cell, store: Store, counts: dict[str, i
         if entry[1] == 0:
             _release_all(entry[0])
             del held[key]
+
+
+def _told(cell: Cell, record: dict[str, Any]) -> str:
+    """A finished cell as its progress line names it: method, model, optimizer, seeds, test accuracy and seconds."""
+    seeds = f"seed {cell.distill_seed}" + (f" eval {cell.eval.seed}" if cell.eval.seed != cell.distill_seed else "")
+    acc, wall = record["metrics"].get("test_acc"), (record.get("cost") or {}).get("wall_s")
+    end = f"{acc:.2f}%" if record["status"] == "ok" and acc is not None else record["status"]
+    return f"{cell.method}/{cell.eval.model}/{cell.eval.optimizer} {seeds}: {end}" + (f" in {wall:.0f} s" if wall else "")
 
 
 def _mtime(path: Path) -> int | None:

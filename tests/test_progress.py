@@ -108,3 +108,25 @@ def test_stage_labels_nested_bars() -> None:
         with progress.stage("inner"):
             assert progress.label("x") == "inner: x"
     assert progress.label("x") == "x"
+
+
+LINE = re.compile(r"progress-tiny: (\d+)/(\d+) cells, random/convnet3_w32/adam seed (\d): \d+\.\d\d% in \d+ s; "
+                  r"\d+ s so far")
+
+
+def test_a_run_logged_to_a_file_tells_each_cell_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    suite = tmp_path / "progress-tiny.toml"
+    suite.write_text(SUITE.replace("seeds = [0]", "seeds = [0, 1]"))
+    argv = ["run", str(suite), "--records-dir", str(tmp_path / "records"), "--report-dir", str(tmp_path / "report")]
+    assert main(argv) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if LINE.search(line)]
+    told = [LINE.search(line).groups() for line in lines]  # type: ignore[union-attr]
+    assert [t[:2] for t in told] == [("1", "2"), ("2", "2")] and {t[2] for t in told} == {"0", "1"}
+    assert "s left" in lines[0] and "left" not in lines[1]  # an estimate while cells remain
+    assert main([*argv, "--retry-errors"]) == 0 and not LINE.search(capsys.readouterr().err)  # nothing left to run
+    (tmp_path / "records").rename(tmp_path / "old")
+    assert main([*argv, "--quiet"]) == 0 and not LINE.search(capsys.readouterr().err)
+
+
+def test_durations_read_at_a_glance() -> None:
+    assert [progress.duration(s) for s in (9.4, 760, 3600 * 3 + 5 * 60 + 20)] == ["9 s", "12 min 40 s", "3 h 05 min"]
