@@ -111,8 +111,8 @@ def config_from_args(cls: type, args: argparse.Namespace, **override: Any) -> An
 def common_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda, cuda:1, ...")
     p.add_argument("--data-root", default=None, help="torchvision-layout datasets (default $DDBENCH_DATA)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars (they are off anyway when stderr is not "
-                                                        "a terminal)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars, and no per-cell lines where stderr is not a "
+                                                        "terminal (there `run` logs each finished cell)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch's CPU thread count, pinned so results repeat bit for bit (default $DDBENCH_THREADS, "
                         "else torch's default); records keep it in provenance")
