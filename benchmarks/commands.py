@@ -212,6 +212,9 @@ def _add_run(sub: Any) -> None:
                    help="evaluate only cells whose artifact is already cached (leave distillation to another run)")
     r.add_argument("--no-report", action="store_true")
     r.add_argument("--no-progress", action="store_true", help="the same as --quiet")
+    r.add_argument("--dry-run", action="store_true",
+                   help="run nothing: list the cells this run would compute by architecture and method, with their "
+                        "time estimated from the stored records' costs")
     x = r.add_argument_group("executor", "where the cells run (records are written by this process only)")
     x.add_argument("--executor", default="inprocess", choices=("inprocess", "local", "ray"),
                    help="inprocess (default); local: a pool of worker processes on this machine (faster for small "
@@ -229,6 +232,20 @@ def _add_run(sub: Any) -> None:
                    help="ray: a folder every node sees; artifacts go there instead of through the object store")
     common_flags(r)
     r.set_defaults(interrupt_hint="stored records are kept; run the same command again to resume")
+
+
+def _dry_run(suite: Any, records: Path, args: argparse.Namespace, shard: tuple[int, int] | None) -> str:
+    """``run --dry-run``: the plan the same flags would run, with its time estimated (``benchmarks.outlook``)."""
+    from benchmarks.driver import plan
+    from benchmarks.outlook import estimate, render
+    from benchmarks.runner import is_cached
+    from benchmarks.store import Store
+
+    store = Store(records)
+    p = plan(suite, store, args.retry_errors, args.limit, shard, args.cached_only, args.methods, args.models)
+    todo = [c for g in p.groups for c in g]
+    tunes = any(c.eval.lr_per_architecture for c in todo)
+    return render(suite.name, len(p.cells), p.stored, p.not_selected, estimate(todo, store.records(), is_cached), tunes)
 
 
 def suite_dirs(suite_name: str, records_dir: str | None, report_dir: str | None) -> tuple[Path, Path]:
@@ -257,6 +274,9 @@ def cmd_run(args: argparse.Namespace) -> None:
                "max_retries": args.max_retries, "shared_cache": args.shared_cache} if args.executor == "ray" else {}
     if args.executor == "local":
         options = {"workers": args.workers, "threads": args.threads_per_worker}
+    if args.dry_run:
+        print(_dry_run(suite, records, args, shard))
+        return
     counts = run_suite(suite, records, device, args.data_root, limit=args.limit, retry_errors=args.retry_errors,
                        progress=not (args.no_progress or args.quiet), shard=shard, cached_only=args.cached_only,
                        executor=make_executor(args.executor, **options), methods=args.methods,
