@@ -15,7 +15,7 @@ from timm.models import register_model
 from torch import Tensor, nn
 
 from benchmarks.max_pool import MaxPool2x2
-from benchmarks.policy import MATMUL_STEM_DEVICES, RESHAPE_POOL_DEVICES
+from benchmarks.policy import EXPLICIT_PAD_DEVICES, MATMUL_STEM_DEVICES, RESHAPE_POOL_DEVICES
 
 _NORMS = {
     "instance": lambda c: nn.GroupNorm(c, c, affine=True),  # the field's "instancenorm"
@@ -43,7 +43,17 @@ class AvgPool2x2(nn.Module):
 class StemConv2d(nn.Conv2d):
     """nn.Conv2d that, where ``matmul_stem`` holds, computes the same function as one matmul over unfolded patches
     (output channels-last): oneDNN's weight gradient for a one-channel input is slow in compiled bf16 CPU graphs
-    (``benchmarks.policy.MATMUL_STEM_DEVICES``). Same parameters, initialisation and state dict."""
+    (``benchmarks.policy.MATMUL_STEM_DEVICES``); and where ``explicit_padding`` holds (eager bf16, zero padding wider
+    than the kernel's "same" padding) pads first and convolves unpadded, which oneDNN has a bf16 kernel for
+    (``benchmarks.policy.EXPLICIT_PAD_DEVICES``). Same parameters, initialisation and state dict."""
+
+    def explicit_padding(self, x: Tensor) -> bool:
+        dev = x.device.type
+        return (dev in EXPLICIT_PAD_DEVICES and not torch.compiler.is_compiling() and self.padding_mode == "zeros"
+                and not isinstance(self.padding, str) and torch.is_autocast_enabled(dev)
+                and torch.get_autocast_dtype(dev) == torch.bfloat16
+                and any(p > d * (k - 1) // 2 for p, k, d in zip(self.padding, self.kernel_size, self.dilation,
+                                                                strict=True)))
 
     def matmul_stem(self, x: Tensor) -> bool:
         dev = x.device.type
@@ -53,6 +63,9 @@ class StemConv2d(nn.Conv2d):
                 and torch.get_autocast_dtype(dev) == torch.bfloat16)
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.explicit_padding(x):
+            (ph, pw) = self.padding
+            return F.conv2d(F.pad(x, (pw, pw, ph, ph)), self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
         if not self.matmul_stem(x):
             return super().forward(x)
         n, _, h, w = x.shape

@@ -41,6 +41,15 @@ COMPILE_MIN_IMAGES = 20_000
 # (126 with that conv's weight frozen). Elsewhere nn.Conv2d: eager bf16 345 -> 1,325 ms (358 with the output made
 # contiguous), eager fp32 635 -> 859 (714), compiled fp32 512 -> 476 (noise), three input channels 165 -> 165.
 MATMUL_STEM_DEVICES = {"cpu"}
+# The same stem in eager bf16 code on these devices, where its zero padding is wider than the kernel's "same" padding
+# (ConvNet's first conv at 28 px pads 3): padded first, then convolved without padding (``StemConv2d.explicit_padding``).
+# oneDNN has no bf16 kernel for the wide padding and ran the weight and bias gradient on x64:gemm:jit at 3.6 GFLOP/s,
+# 24 % of a ConvNet-3 ipc-1 step's oneDNN time (``python -m benchmarks.perf.profile_phases --ipc 1 --primitives 20``,
+# AMD EPYC, 2026-12-06). ConvNet-3 eager bf16 training step, 1 thread, AMD EPYC, idle, 5 alternated rounds: 10 images
+# 27.2-31.5 -> 23.4-26.8 ms, 100 images in 4 chunks 289.6-308.7 -> 263.2-275.5 ms. Compiled graphs keep the matmul stem
+# above (explicit padding there 172-175 against 168-170 ms a step, two suite runs beside) and fp32 keeps nn.Conv2d
+# (the stem's forward + backward with explicit padding, 100 images: 69 -> 99 ms).
+EXPLICIT_PAD_DEVICES = {"cpu"}
 # ConvNet's 2 x 2 average pool as a sum over blocks of a reshaped view (``benchmarks.nets.AvgPool2x2``) inside
 # compiled graphs on these devices: inductor turned the four-view form's backward into masked scatters with
 # index arithmetic. ConvNet-3 MNIST step (100 images in 4 chunks, compiled, bf16, 1 thread, Intel Xeon with AMX,

@@ -99,3 +99,33 @@ def test_a_compiled_bf16_cpu_graph_takes_the_matmul_stem_and_eager_the_convoluti
     with torch.autocast("cpu", dtype=torch.bfloat16):
         eager = conv(x)
     assert torch.allclose(out.float(), eager.float(), atol=0.1, rtol=0.02)
+
+
+@pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="torch built without oneDNN")
+def test_an_eager_bf16_stem_with_wide_padding_pads_first_and_leaves_the_generic_gemm():
+    """Eager bf16 with padding wider than "same" (ConvNet's 3 at 28 px): padded, then convolved unpadded - the same
+    function (outputs and gradients within bf16's rounding) without oneDNN's x64:gemm:jit fallback; "same" padding,
+    fp32 and compiled graphs are left as they were."""
+    from benchmarks.nets import StemConv2d
+    from benchmarks.perf.onednn_primitives import primitive_times
+
+    torch.manual_seed(0)
+    conv = StemConv2d(1, 16, 3, padding=3)
+    x = torch.randn(8, 1, 28, 28, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert conv.explicit_padding(x) and not StemConv2d(1, 16, 3, padding=1).explicit_padding(x)
+    assert not conv.explicit_padding(x)  # fp32: nn.Conv2d, bit for bit (the test above)
+
+    def step(module: torch.nn.Module) -> list[torch.Tensor]:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = module(x)
+        return [out.float(), *torch.autograd.grad(out.float().square().sum(), [x, *module.parameters()])]
+
+    plain = torch.nn.Conv2d(1, 16, 3, padding=3)
+    plain.load_state_dict(conv.state_dict())
+    for got, wanted in zip(step(conv), step(plain), strict=True):
+        assert torch.allclose(got, wanted, rtol=0.02, atol=0.02 * wanted.abs().max().item())
+    if not any("gemm" in p.impl for p in primitive_times(lambda: step(plain)) if p.kind == "convolution"):
+        pytest.skip("this oneDNN has a kernel for wide padding in bf16: re-measure policy.EXPLICIT_PAD_DEVICES")
+    impls = {p.impl for p in primitive_times(lambda: step(conv)) if p.kind == "convolution"}
+    assert impls and not any("gemm" in i for i in impls), impls
