@@ -83,8 +83,8 @@ def estimate(todo: list[Cell], stored: Iterable[dict[str, Any]], cached: Callabl
         methods = sorted({c.method for c in cells})
         none = ("no stored cell of these methods" if any(m == model for m, _ in evals)
                 else "nothing of this architecture stored")
-        rows.append(Row(model, len(cells), ", ".join(methods), len(known), sum(g for g, _ in known),  # type: ignore[misc]
-                        " + ".join(bases) or none))
+        seconds = sum(g for g, _ in known if g is not None)
+        rows.append(Row(model, len(cells), ", ".join(methods), len(known), seconds, " + ".join(bases) or none))
     rows.sort(key=lambda r: (r.estimated == 0, -r.seconds, r.model))
     artifacts: dict[str, Cell] = {c.distill_key: c for c in todo if not cached(c)}
     known_d = [_median(distils.get(_artifact_kind(c.dataset, c.method, c.params, c.ipc, c.iterations), []))
