@@ -2,7 +2,8 @@
 
 Bars go to stderr and only when stderr is a terminal; ``set_quiet(True)`` (the ``--quiet`` flag) turns
 them all off. Where stderr is a file (``nohup``, a batch scheduler's log), a run's cells are told as plain lines
-instead (``Tally``), so a log of a multi-day run says how far it is. Loops never take a flag: they call ``bar(...)`` and the switch decides. ``stage(text)``
+instead (``Tally``), so a log of a multi-day run says how far it is. Loops never take a flag: they call
+``bar(...)`` and the switch decides. ``stage(text)``
 names the work in progress (``distill dm ipc=10``) so that a loop deep inside a method, which does not
 know what it is part of, labels its bar with it.
 """

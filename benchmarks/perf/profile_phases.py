@@ -46,7 +46,7 @@ def phase_seconds(prof: Any) -> dict[str, float]:
 def primitives(ds: Any, data: Any, cfg: EvalConfig, compiled: bool, steps: int, device: torch.device,
                peak: float) -> dict[str, Any]:
     """The oneDNN kernels of ``steps`` training steps under ``cfg`` (compiled as the evaluation was), per step: their
-    table and ``conv_summary`` (the convolutions' ms, measured and at the peak, and the reorders')."""
+    table and ``conv_summary`` (the convolutions' ms measured, at the peak and at the ceiling, and the reorders')."""
     short = replace(cfg, epochs=None, steps=steps, compile=compiled).for_device(device)
     train_group([ds], data, [short], short.base_lr(), device)  # the same shapes: compiled graphs and caches warm
     times = primitive_times(lambda: train_group([ds], data, [short], short.base_lr(), device))
