@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from benchmarks.progress import duration
 from benchmarks.spec import Cell
 
 
@@ -117,7 +118,7 @@ def render(suite: str, total: int, stored: int, not_selected: int, outlook: dict
                   + (f"; {todo - known} cells have nothing comparable stored" if known < todo else "") + "."]
     if outlook["artifacts"]:
         lines.append(f"Distillation: {outlook['artifacts']} artifacts not cached, {outlook['artifacts_estimated']} of "
-                     f"them estimated at about {hours(outlook['distill_seconds'])} h (their kind's stored median).")
+                     f"them estimated at about {duration(outlook['distill_seconds'])} (their kind's stored median).")
     if tunes:
         lines.append("Not counted: the per-architecture lr and length searches no stored record or kept search answers "
                      "yet (each a few trainings of its architecture).")
