@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.progress import duration
-from benchmarks.spec import Cell
+from benchmarks.spec import Cell, distill_config, stable_hash
 
 
 @dataclass(frozen=True)
@@ -37,11 +37,11 @@ def _median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
-def _costs(stored: Iterable[dict[str, Any]]) -> tuple[dict[tuple[str, str], list[float]], dict[tuple, list[float]]]:
+def _costs(stored: Iterable[dict[str, Any]]) -> tuple[dict[tuple[str, str], list[float]], dict[str, list[float]]]:
     """Evaluation seconds of the stored ok records by (model, method), and distillation seconds by artifact
-    (dataset, method, params, ipc, iterations: any seed)."""
+    kind (``_artifact_kind``: its definition, any seed)."""
     evals: dict[tuple[str, str], list[float]] = {}
-    distils: dict[tuple, list[float]] = {}
+    distils: dict[str, list[float]] = {}
     for r in stored:
         cost = r.get("cost") or {}
         if r.get("status") != "ok" or not cost.get("wall_s"):
@@ -49,13 +49,15 @@ def _costs(stored: Iterable[dict[str, Any]]) -> tuple[dict[tuple[str, str], list
         c = r["config"]
         evals.setdefault((c["eval"]["model"], c["method"]), []).append(float(cost["wall_s"]))
         if cost.get("distill_wall_s"):
-            distils.setdefault(_artifact_kind(c["dataset"], c["method"], c["params"], c["ipc"], c["iterations"]),
-                               []).append(float(cost["distill_wall_s"]))
+            distils.setdefault(_artifact_kind(c["dataset"], c["method"], c["params"], c["ipc"], c["iterations"],
+                                              c.get("seconds")), []).append(float(cost["distill_wall_s"]))
     return evals, distils
 
 
-def _artifact_kind(dataset: str, method: str, params: dict[str, Any], ipc: int | None, iterations: int | None) -> tuple:
-    return dataset, method, repr(sorted(params.items())), ipc, iterations
+def _artifact_kind(dataset: str, method: str, params: dict[str, Any], ipc: int | None, iterations: int | None,
+                   seconds: float | None) -> str:
+    """An artifact's definition (``spec.distill_config``) with its seed left out: the kind its cost stands for."""
+    return stable_hash(distill_config(dataset, method, params, ipc, iterations, seconds, 0))
 
 
 def _per_cell(model: str, method: str, evals: dict[tuple[str, str], list[float]]) -> tuple[float | None, str]:
@@ -88,7 +90,7 @@ def estimate(todo: list[Cell], stored: Iterable[dict[str, Any]], cached: Callabl
         rows.append(Row(model, len(cells), ", ".join(methods), len(known), seconds, " + ".join(bases) or none))
     rows.sort(key=lambda r: (r.estimated == 0, -r.seconds, r.model))
     artifacts: dict[str, Cell] = {c.distill_key: c for c in todo if not cached(c)}
-    known_d = [_median(distils.get(_artifact_kind(c.dataset, c.method, c.params, c.ipc, c.iterations), []))
+    known_d = [_median(distils.get(_artifact_kind(c.dataset, c.method, c.params, c.ipc, c.iterations, c.seconds), []))
                for c in artifacts.values()]
     return {"rows": rows, "artifacts": len(artifacts), "artifacts_estimated": sum(k is not None for k in known_d),
             "distill_seconds": sum(k for k in known_d if k is not None)}

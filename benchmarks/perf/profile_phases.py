@@ -45,12 +45,14 @@ def phase_seconds(prof: Any) -> dict[str, float]:
 
 def primitives(ds: Any, data: Any, cfg: EvalConfig, compiled: bool, steps: int, device: torch.device,
                peak: float) -> dict[str, Any]:
-    """The oneDNN kernels of ``steps`` training steps under ``cfg`` (compiled as the evaluation was), per step: their
-    table and ``conv_summary`` (the convolutions' ms measured, at the peak and at the ceiling, and the reorders')."""
+    """The oneDNN kernels of ``steps`` training steps under ``cfg`` (compiled as the evaluation was), per step, as a
+    run's fields: their table and ``conv_summary`` (the convolutions' ms measured, at the peak and at the ceiling,
+    and the reorders')."""
     short = replace(cfg, epochs=None, steps=steps, compile=compiled).for_device(device)
     train_group([ds], data, [short], short.base_lr(), device)  # the same shapes: compiled graphs and caches warm
     times = primitive_times(lambda: train_group([ds], data, [short], short.base_lr(), device))
-    return {"rows": table(times, steps, peak), **conv_summary(times, steps, peak)}
+    rows = table(times, steps, peak)
+    return {"primitives": rows, "primitive_steps": steps if rows else 0, "onednn": conv_summary(times, steps, peak)}
 
 
 def bound(run: dict[str, Any]) -> dict[str, float] | None:
@@ -91,10 +93,8 @@ def profile_once(model: str, ipc: int, epochs: int, device: torch.device, primit
     precision = result["execution"]["precision"]
     peak = measure_matmul_flops(device, precision)
     kernels = (primitives(ds, data, cfg, result["execution"]["compiled"], primitive_steps, device, peak)
-               if primitive_steps else {"rows": []})
-    summary = {k: v for k, v in kernels.items() if k != "rows"}
-    return {"primitives": kernels["rows"], "primitive_steps": primitive_steps if kernels["rows"] else 0,
-            **({"onednn": summary} if summary else {}),
+               if primitive_steps else {"primitives": [], "primitive_steps": 0})
+    return {**kernels,
             "model": model, "ipc": ipc, "steps": steps, "batch": batch, "precision": precision,
             "compiled": result["execution"]["compiled"], "wall_s": round(wall, 2), "test_acc": metrics["test_acc"],
             "seconds": seconds, "gflop": {k: round(v / 1e9, 1) for k, v in flops.items()},
