@@ -4,6 +4,7 @@ and count, device-hours, and the device's dense peak FLOP/s for MFU. A value tha
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -109,9 +110,12 @@ def nvml_millijoules(handle: Any) -> int:
 
 @dataclass
 class Usage:
-    """What a block used: seconds (CUDA events on a GPU), energy in joules or NOT_MEASURED, and where it ran."""
+    """What a block used: seconds (CUDA events on a GPU), this process's CPU seconds (user + system, all its
+    threads: unlike the wall clock, not inflated by other work on the cores or by the process being paused), energy in
+    joules or NOT_MEASURED, and where it ran."""
 
     seconds: float = 0.0
+    cpu_s: float = 0.0
     energy_j: float | str = NOT_MEASURED
     energy_source: str | None = None
     hardware: dict[str, Any] = field(default_factory=dict)
@@ -120,7 +124,8 @@ class Usage:
         """The record's cost fields for one of ``share`` cells that ran together in this block."""
         hours = self.seconds * self.hardware.get("count", 1) / 3600 / share
         energy = round(self.energy_j / share, 3) if isinstance(self.energy_j, float) else self.energy_j
-        out: dict[str, Any] = {"energy_j": energy, "energy_source": self.energy_source}
+        out: dict[str, Any] = {"energy_j": energy, "energy_source": self.energy_source,
+                               "cpu_s": round(self.cpu_s / share, 3)}
         if self.hardware.get("kind") == "cuda":
             return {**out, "gpu_hours": round(hours, 9), "gpu_name": self.hardware["name"],
                     "gpu_count": self.hardware["count"]}
@@ -136,16 +141,17 @@ def hardware(device: torch.device) -> dict[str, Any]:
 
 @contextmanager
 def measured(device: torch.device, powercap: Path = POWERCAP) -> Iterator[Usage]:
-    """Time (``cost.timed``: CUDA events on a GPU, else the wall clock) and energy (NVML on a GPU, RAPL on a CPU,
+    """Time (``cost.timed``: CUDA events on a GPU, else the wall clock), this process's CPU seconds and energy (NVML on a GPU, RAPL on a CPU,
     where readable) of a block, filled in when it ends."""
     usage = Usage(hardware=hardware(device))
     handle = nvml_handle(device) if device.type == "cuda" else None
     e0 = nvml_millijoules(handle) if handle is not None else None
     domains = rapl_domains(powercap) if device.type != "cuda" else []
     r0 = read_rapl(domains) if domains else []
+    cpu0 = time.process_time()
     with timed(device) as t:
         yield usage
-    usage.seconds = t.seconds
+    usage.seconds, usage.cpu_s = t.seconds, time.process_time() - cpu0
     if handle is not None and e0 is not None:
         usage.energy_j, usage.energy_source = (nvml_millijoules(handle) - e0) / 1000, "nvml"
     elif domains:

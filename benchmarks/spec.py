@@ -224,8 +224,9 @@ RECORD_FIELDS: dict[str, str] = {
             "matmul_peak_flops_per_s (the measured, pinned or datasheet peak), peak_source ('datasheet' dense peak of "
             "a tabled GPU, else 'measured' matmul), mfu_peak_flops_per_s (mfu's denominator: max(peak, achieved)), "
             "mfu_peak_raised (achieved > peak), peak_mem_bytes; energy_j (J, or 'not measured') and energy_source "
-            "('rapl', 'nvml' or null); cpu_hours, or gpu_hours, gpu_name, gpu_count (CUDA); distill_wall_s and "
-            "distill_cpu_s (summed over the processes of a resumed distillation; cpu null where one kept no CPU "
+            "('rapl', 'nvml' or null); cpu_s (this process's CPU seconds, user + system, for the cell's share of its "
+            "block: unlike wall_s, not inflated by other work on the cores or a paused process); cpu_hours, or "
+            "gpu_hours, gpu_name, gpu_count (CUDA); distill_wall_s and distill_cpu_s (summed over the processes of a resumed distillation; cpu null where one kept no CPU "
             "clock), label_bytes, label_storage_bytes, teacher_flops_per_step; robustness (the panel's timings); tuning_s (this "
             "cell's share of the seconds its group spent on the fair protocol's search: running it or waiting for "
             "another run's; ~0 when cached)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,18 @@ def test_measured_reads_rapl_when_readable(tmp_path, cpu):
     assert usage.energy_j == pytest.approx(3.0) and usage.energy_source == "rapl" and usage.seconds > 0
     fields = usage.fields(share=2)
     assert fields["energy_j"] == pytest.approx(1.5) and "cpu_hours" in fields and "gpu_hours" not in fields
+
+
+def test_measured_counts_cpu_seconds_not_waiting(tmp_path, cpu):
+    """A block's CPU seconds count the work done, not time spent waiting (a paused process, busy cores): a
+    record's cpu_s stays honest where its wall_s does not."""
+    with measured(cpu, tmp_path / "none") as usage:
+        time.sleep(0.4)
+        busy = time.process_time() + 0.1
+        while time.process_time() < busy:
+            pass
+    assert usage.seconds >= 0.5 and 0.1 <= usage.cpu_s < 0.3
+    assert usage.fields(share=2)["cpu_s"] == pytest.approx(usage.cpu_s / 2, abs=1e-3)
 
 
 @pytest.mark.parametrize("layout", ["missing", "unreadable"])
