@@ -141,8 +141,8 @@ def hardware(device: torch.device) -> dict[str, Any]:
 
 @contextmanager
 def measured(device: torch.device, powercap: Path = POWERCAP) -> Iterator[Usage]:
-    """Time (``cost.timed``: CUDA events on a GPU, else the wall clock), this process's CPU seconds and energy (NVML on a GPU, RAPL on a CPU,
-    where readable) of a block, filled in when it ends."""
+    """Time (``cost.timed``: CUDA events on a GPU, else the wall clock), this process's CPU seconds and energy
+    (NVML on a GPU, RAPL on a CPU, where readable) of a block, filled in when it ends."""
     usage = Usage(hardware=hardware(device))
     handle = nvml_handle(device) if device.type == "cuda" else None
     e0 = nvml_millijoules(handle) if handle is not None else None
