@@ -226,8 +226,9 @@ RECORD_FIELDS: dict[str, str] = {
             "mfu_peak_raised (achieved > peak), peak_mem_bytes; energy_j (J, or 'not measured') and energy_source "
             "('rapl', 'nvml' or null); cpu_s (this process's CPU seconds, user + system, for the cell's share of its "
             "block: unlike wall_s, not inflated by other work on the cores or a paused process); cpu_hours, or "
-            "gpu_hours, gpu_name, gpu_count (CUDA); distill_wall_s and distill_cpu_s (summed over the processes of a resumed distillation; cpu null where one kept no CPU "
-            "clock), label_bytes, label_storage_bytes, teacher_flops_per_step; robustness (the panel's timings); tuning_s (this "
+            "gpu_hours, gpu_name, gpu_count (CUDA); distill_wall_s and distill_cpu_s (summed over the processes of "
+            "a resumed distillation; cpu null where one kept no CPU clock), label_bytes, label_storage_bytes, "
+            "teacher_flops_per_step; robustness (the panel's timings); tuning_s (this "
             "cell's share of the seconds its group spent on the fair protocol's search: running it or waiting for "
             "another run's; ~0 when cached)",
     "execution": "what the machine made of the auto choices: precision, compiled, stacked_models, channels_last",
