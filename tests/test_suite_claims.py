@@ -98,6 +98,21 @@ def distil_width(rs: list[Record]) -> bool:
     return all(r["config"]["params"][keys.get(r["config"]["method"], "model")] == "convnet3_w32" for r in rs)
 
 
+def only_base_differs(others: list[str], seed: int) -> Callable[[list[Record]], bool]:
+    """The suite's records of distillation ``seed`` are the cells that ``others`` ran of the same methods and ipc,
+    one for one, but for the base selection: the same parameters (``base`` aside) and evaluation."""
+    def cell(r: Record) -> str:
+        params = {k: v for k, v in r["config"]["params"].items() if k != "base"}
+        return json.dumps({**r["config"], "params": params}, sort_keys=True)
+
+    def check(rs: list[Record]) -> bool:
+        mine = [cell(r) for r in rs if r["config"]["seed"] == seed]
+        wanted = {(r["config"]["method"], r["config"]["ipc"]) for r in rs}
+        theirs = {cell(r) for o in others for r in committed(o) if (r["config"]["method"], r["config"]["ipc"]) in wanted}
+        return bool(mine) and len(set(mine)) == len(mine) and set(mine) == theirs
+    return check
+
+
 # (suite, the claim as its comments word it, a check over its committed records)
 CLAIMS: list[tuple[str, str, Callable[[list[Record]], bool]]] = [
     ("baselines-mnist", "every method, mtt included, is evaluated with the suite's fixed lr (SGD-momentum 0.01)",
@@ -127,6 +142,8 @@ CLAIMS: list[tuple[str, str, Callable[[list[Record]], bool]]] = [
     ("quick", "the fair protocol: one lr per (architecture, optimizer, ipc), chosen on validation, for every set "
               "and loss", one_lr_per_architecture),
     ("ld-paper-mnist", "one artifact per method, budget and seed, trained 20 times", times_per_artifact(20)),
+    ("ld-base-mnist", "seed 0's rows differ from ld-warm-mnist's in the base images only",
+     only_base_differs(["ld-warm-mnist", "ld-paper-mnist"], 0)),
     ("budget-curve", "50 / 200 / 800 iterations",
      lambda rs: {r["config"]["iterations"] for r in rs} == {50, 200, 800}),
     ("budget-curve", "every method distils with ConvNet-3 at width 32 (LD's learner included)", distil_width),
@@ -158,3 +175,6 @@ def test_the_checks_can_fail() -> None:
                                                                "eval": {"optimizer": "momentum", "lr_from_artifact": True}}}]
     assert not fixed_lr(0.01)(wrong)
     assert not teacher("convnet3_w32", 1)([{"config": {"method": "rded", "params": {"teacher_epochs": 2}}}])
+    warm = [r for r in committed("ld-warm-mnist") if r["config"]["method"] == "ld_warm"]
+    moved = [{**r, "config": {**r["config"], "params": {**r["config"]["params"], "iterations": 1}}} for r in warm]
+    assert only_base_differs(["ld-warm-mnist"], 0)(warm) and not only_base_differs(["ld-warm-mnist"], 0)(moved)
