@@ -144,6 +144,8 @@ CLAIMS: list[tuple[str, str, Callable[[list[Record]], bool]]] = [
     ("ld-paper-mnist", "one artifact per method, budget and seed, trained 20 times", times_per_artifact(20)),
     ("ld-base-mnist", "seed 0's rows differ from ld-warm-mnist's in the base images only",
      only_base_differs(["ld-warm-mnist", "ld-paper-mnist"], 0)),
+    ("ld-base-budget-mnist", "everything else as ld-paper-budget-fresh-mnist's ld_warm row",
+     only_base_differs(["ld-paper-budget-fresh-mnist"], 0)),
     ("budget-curve", "50 / 200 / 800 iterations",
      lambda rs: {r["config"]["iterations"] for r in rs} == {50, 200, 800}),
     ("budget-curve", "every method distils with ConvNet-3 at width 32 (LD's learner included)", distil_width),
