@@ -142,7 +142,7 @@ CLAIMS: list[tuple[str, str, Callable[[list[Record]], bool]]] = [
     ("quick", "the fair protocol: one lr per (architecture, optimizer, ipc), chosen on validation, for every set "
               "and loss", one_lr_per_architecture),
     ("ld-paper-mnist", "one artifact per method, budget and seed, trained 20 times", times_per_artifact(20)),
-    ("ld-base-mnist", "seed 0's rows differ from ld-warm-mnist's in the base images only",
+    ("ld-base-mnist", "seed 0's rows differ from ld-warm-mnist's and ld-paper-mnist's in the base images only",
      only_base_differs(["ld-warm-mnist", "ld-paper-mnist"], 0)),
     ("ld-base-budget-mnist", "everything else as ld-paper-budget-fresh-mnist's ld_warm row",
      only_base_differs(["ld-paper-budget-fresh-mnist"], 0)),
