@@ -112,7 +112,7 @@ def find_reference(pool: Pool, target: Row, method: str, ipc: object, loss_ok: C
         gaps = [[f"{c} {x} (this row: {y})" for c, x, y in zip(PROTOCOL, r["_proto"], target["_proto"], strict=True)
                  if x != y] for r in usable]
         nearest = min(gaps, key=len)
-        return None, 0, f"{what}: no {where} row under this protocol (nearest differs in {'; '.join(nearest)})"
+        return None, 0, f"{what}: no {where} row under this protocol (nearest differs in {', '.join(nearest)})"
     return float(sum(match) / len(match)), len(match), None
 
 

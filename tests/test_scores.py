@@ -54,6 +54,13 @@ def test_random_with_other_steps_is_refused_as_a_reference():
     assert "IOR needs `random`" in s["missing"] and "steps_cfg 300 (this row: 200)" in s["missing"]
 
 
+def test_a_reference_differing_in_two_fields_is_one_note():
+    recs = [record("full", 99.0, ipc=None), record("random", 80.0, steps=300, optimizer="sgd"), record("herding", 90.0)]
+    text = scores_markdown(relative_scores(cell_frame(recs))).split("Missing references:")[1]
+    notes = [n for n in text.strip().splitlines() if "IOR" in n]  # herding's; random's own HLR note is the other line
+    assert len(notes) == 1 and "optimizer sgd (this row: adam), steps_cfg 300 (this row: 200))" in notes[0], notes
+
+
 def test_other_protocol_differences_are_refused_too():
     recs = [record("full", 99.0, ipc=None, optimizer="sgd"), record("random", 80.0, loss="gift"),
             record("random", 70.0, ipc=1), record("herding", 90.0)]
