@@ -24,7 +24,7 @@ from tabulate import tabulate
 
 from reports.cells import cell_frame
 from reports.exact import exact_mean
-from reports.scores import SCORE_KEYS, find_reference, hard_loss, keyed, make_pool, relative_scores
+from reports.scores import NOTE_SEP, SCORE_KEYS, find_reference, hard_loss, keyed, make_pool, relative_scores
 from reports.sensitivity import cross_axis
 
 CORR = "corr:"  # prefix of the per-corruption accuracy columns
@@ -170,7 +170,7 @@ def robustness_table(records: list[dict[str, Any]], dataset: str,
                      _fmt(s.get("ior"), 3), _fmt(s.get("hlr"), 3), _fmt(s.get("lrs"), 3)])
     headers = [*keys, "n", "clean", "mean corr.", "mCE", "rel. mCE", *attacks, "worst model", "worst optimizer",
                "IOR", "HLR", "LRS"]
-    notes = sorted({n for m in [*errors["missing"], *scores["missing"]] for n in str(m).split("; ") if n})
+    notes = sorted({n for m in [*errors["missing"], *scores["missing"]] for n in str(m).split(NOTE_SEP) if n})
     return rows, headers, notes
 
 

@@ -44,6 +44,7 @@ from benchmarks.registry import Registry
 from reports.cells import PROTOCOL, ok_rows, spell
 
 WEIGHT = 0.5
+NOTE_SEP = "; "  # joins a row's missing-reference notes in its "missing" field; never used inside a note
 CE = "ce(label_smoothing=0.0)"
 HARD_LABEL_LOSSES: Registry[frozenset[str]] = Registry("label kind")
 HARD_LABEL_LOSSES.register("hard", frozenset({CE, "soft_ce"}))
@@ -193,7 +194,7 @@ def relative_scores(df: pd.DataFrame, random_method: str = "random", full_method
         out.append({**{k: v for k, v in t.items() if not k.startswith("_")}, "full_acc": full, "random_acc": rand,
                     "hard_acc": hard, "hlr": hlr, "ior": ior,
                     "lrs": None if hlr is None or ior is None else lrs(ior, hlr, weight), "ars": ars_value,
-                    "missing": "; ".join(notes)})
+                    "missing": NOTE_SEP.join(notes)})
     cols = [*SCORE_KEYS, "n", "acc", "full_acc", "random_acc", "hard_acc", *SCORES, "missing"]
     return pd.DataFrame(out, columns=cols)
 
@@ -218,5 +219,5 @@ def scores_markdown(scores: pd.DataFrame) -> str:
              r["n"], f(r["acc"]), f(r["hlr"]), f(r["ior"]), f(r["lrs"]), f(r["ars"])] for _, r in scores.iterrows()]
     table = tabulate(rows, headers=["method", "ipc", "loss", "model", "optimizer", "augment", *preset, "n", "acc",
                                     "HLR", "IOR", "LRS", "ARS"], tablefmt="github", disable_numparse=True)
-    notes = sorted(set(n for m in scores["missing"] for n in m.split("; ") if n))
+    notes = sorted(set(n for m in scores["missing"] for n in m.split(NOTE_SEP) if n))
     return table + ("\n\nMissing references:\n" + "\n".join(f"- {n}" for n in notes) if notes else "") + "\n"
