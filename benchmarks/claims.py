@@ -8,7 +8,8 @@ to do, otherwise (the claimant died) it runs them itself. Runs sharded by artifa
 different claims, so they run side by side. A run about to distil an artifact that is not cached yet also claims
 its distillation, which groups on other architectures, losses or optimizers share: another run leaves those groups
 until the claim is gone (the artifact is cached by then) rather than distilling it a second time beside it. A claim
-whose process no longer exists on this host is stale and is taken over.
+whose process no longer exists on this host is stale and is taken over; a run ending removes the stale claims it
+finds, since one whose records are stored (or whose artifact is cached) is never claimed again to be taken over.
 """
 
 from __future__ import annotations
@@ -47,6 +48,33 @@ def held_by_other(path: Path) -> bool:
     if holder.get("host") != socket.gethostname():
         return True
     return isinstance(holder.get("pid"), int) and _alive(holder["pid"])
+
+
+def is_stale(path: Path) -> bool:
+    """Whether the claim at ``path`` was made on this host by another process that no longer exists."""
+    try:
+        holder = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(holder, dict):
+        return False
+    pid = holder.get("pid")
+    return holder.get("host") == socket.gethostname() and isinstance(pid, int) and pid != os.getpid() \
+        and not _alive(pid)
+
+
+def sweep_stale(directory: Path) -> list[Path]:
+    """Remove the stale claims in ``directory`` (left by runs killed between storing and releasing); the paths
+    removed. A folder the user made read-only keeps them, harmless: each is taken over when a run meets it."""
+    gone = []
+    for path in directory.glob(".*.claim"):
+        if is_stale(path):
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:
+                continue
+            gone.append(path)
+    return gone
 
 
 def try_claim(directory: Path, key: str) -> Path | None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from benchmarks.claims import release, try_claim
+from benchmarks.claims import release, sweep_stale, try_claim
 from benchmarks.errors import UserError
 from benchmarks.executors.base import Executor
 from benchmarks.progress import Tally
@@ -135,6 +135,7 @@ def run_suite(suite: Suite, records_dir: Path, device: torch.device | str, data_
     finally:
         for claims, _ in held.values():
             _release_all(claims)
+        sweep_stale(store.dir)  # claims of killed runs whose cells are stored by now
         tally.close()
     return counts
 

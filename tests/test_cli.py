@@ -128,6 +128,34 @@ def test_an_artifact_another_run_is_distilling_is_left_to_it_while_other_artifac
     assert not list(records.glob(".*.claim"))
 
 
+def test_a_run_removes_the_claims_killed_runs_left_on_stored_cells(tmp_path):
+    """A run killed after storing a group's records (or caching the artifact it claimed to distil) leaves claims
+    that no later run takes over, having nothing left to claim; the next run's end removes them, and only them."""
+    import socket
+    import subprocess
+    import sys
+
+    from benchmarks.driver import _claim_key
+    from benchmarks.suite import load_suite
+
+    suite = tmp_path / "mini.toml"
+    suite.write_text('[grid]\ndatasets = ["digits"]\nmethods = ["random"]\nipc = [1]\nmodels = ["lenet"]\n'
+                     'optimizers = ["adam"]\nseeds = [0]\n[eval]\nsteps = 3\nbatch_size = 10\n')
+    flags = ["--report-dir", str(tmp_path / "rep"), "--no-progress", "--device", "cpu", "--no-report"]
+    assert main(["run", str(suite), *flags]) == 0
+    records = tmp_path / "rep" / "records"
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True).stdout)
+    host = socket.gethostname()
+    stale = records / f".{_claim_key(load_suite(str(suite)).cells()[0])}.claim"
+    kept = {"live": {"host": host, "pid": 1}, "elsewhere": {"host": host + "-other", "pid": dead}}
+    stale.write_text(json.dumps({"host": host, "pid": dead}))
+    for name, holder in kept.items():
+        (records / f".{name}.claim").write_text(json.dumps(holder))
+    assert main(["run", str(suite), *flags]) == 0  # nothing left to run
+    assert sorted(p.name for p in records.glob(".*.claim")) == [".elsewhere.claim", ".live.claim"]
+
+
 def _mini_run(tmp_path, models: str, seeds: str) -> tuple[Path, Path, list[str]]:
     """A two-method digits suite (random and full) of ``models`` and ``seeds``: its file, output folder and flags."""
     suite = tmp_path / "mini.toml"
