@@ -34,33 +34,44 @@ def _alive(pid: int) -> bool:
     return True
 
 
+_WRITING = object()  # a claim that exists but cannot be read or parsed yet
+
+
+def _holder(path: Path) -> object:
+    """The claim's content ({"host", "pid"}), None where the file is gone, _WRITING where it is not readable yet."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return _WRITING
+
+
+def _here_pid(holder: dict) -> int | None:
+    """The holder's PID where it claimed on this host, else None."""
+    pid = holder.get("pid")
+    return pid if holder.get("host") == socket.gethostname() and isinstance(pid, int) else None
+
+
 def held_by_other(path: Path) -> bool:
     """Whether a live process other than this one holds the claim at ``path`` (unreadable claims count as
     live while they are being written; claims from another host are trusted)."""
-    try:
-        holder = json.loads(path.read_text())
-    except FileNotFoundError:
-        return False
-    except (OSError, ValueError):
+    holder = _holder(path)
+    if holder is _WRITING:
         return True
-    if not isinstance(holder, dict) or holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
+    if not isinstance(holder, dict) or _here_pid(holder) == os.getpid():
         return False
     if holder.get("host") != socket.gethostname():
         return True
-    return isinstance(holder.get("pid"), int) and _alive(holder["pid"])
+    pid = _here_pid(holder)
+    return pid is not None and _alive(pid)
 
 
 def is_stale(path: Path) -> bool:
     """Whether the claim at ``path`` was made on this host by another process that no longer exists."""
-    try:
-        holder = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return False
-    if not isinstance(holder, dict):
-        return False
-    pid = holder.get("pid")
-    return holder.get("host") == socket.gethostname() and isinstance(pid, int) and pid != os.getpid() \
-        and not _alive(pid)
+    holder = _holder(path)
+    pid = _here_pid(holder) if isinstance(holder, dict) else None
+    return pid is not None and pid != os.getpid() and not _alive(pid)
 
 
 def sweep_stale(directory: Path) -> list[Path]:
