@@ -23,7 +23,7 @@ from benchmarks.runner import _seedless, is_cached
 from benchmarks.spec import Cell, stable_hash
 from benchmarks.store import Store
 from benchmarks.suite import Suite
-from benchmarks.tuning import KEPT, choices_of, keeping, kept_choices, remember
+from benchmarks.tuning import KEPT, choices_of, keeping, kept_choices, remember, tuning_folder
 
 
 @dataclass
@@ -136,6 +136,7 @@ def run_suite(suite: Suite, records_dir: Path, device: torch.device | str, data_
         for claims, _ in held.values():
             _release_all(claims)
         sweep_stale(store.dir)  # claims of killed runs whose cells are stored by now
+        sweep_stale(tuning_folder())  # and of killed searches, which only a rerun of that search would take over
         tally.close()
     return counts
 

@@ -78,8 +78,13 @@ def search_identity(dataset: str, ipc: int | None, cfg: EvalConfig) -> str:
                         "recipe": {k: v for k, v in cfg.resolved().items() if k not in IGNORED}})
 
 
+def tuning_folder() -> Path:
+    """The cache's folder of searches: each choice as ``<key>.json`` and the claim of a search under way."""
+    return cache_dir() / "tuning"
+
+
 def tuning_path(key: str) -> Path:
-    return cache_dir() / "tuning" / f"{key}.json"
+    return tuning_folder() / f"{key}.json"
 
 
 def reference_set(data: RealData, ipc: int | None, device: torch.device, own: DistilledSet | None) -> DistilledSet:
@@ -116,9 +121,9 @@ def search(grid: list[float], score: Callable[[float], float]) -> float:
 @contextmanager
 def _alone(key: str) -> Iterator[None]:
     """Hold ``key``'s claim in the tuning cache while searching, so that runs sharing a cache search once: another
-    run waits for the claim to go and then reads the choice it left (a dead claimant's claim is taken over)."""
-    folder = cache_dir() / "tuning"
-    while (claim := try_claim(folder, key)) is None:
+    run waits for the claim to go and then reads the choice it left (a dead claimant's claim is taken over, and a
+    run's end removes those it finds: ``benchmarks.driver``)."""
+    while (claim := try_claim(tuning_folder(), key)) is None:
         time.sleep(WAIT_S)
     try:
         yield

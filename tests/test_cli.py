@@ -129,14 +129,16 @@ def test_an_artifact_another_run_is_distilling_is_left_to_it_while_other_artifac
 
 
 def test_a_run_removes_the_claims_killed_runs_left_on_stored_cells(tmp_path):
-    """A run killed after storing a group's records (or caching the artifact it claimed to distil) leaves claims
-    that no later run takes over, having nothing left to claim; the next run's end removes them, and only them."""
+    """A run killed after storing a group's records (or caching the artifact it claimed to distil, or mid-search)
+    leaves claims that no later run takes over, having nothing left to claim; the next run's end removes them, and
+    only them."""
     import socket
     import subprocess
     import sys
 
     from benchmarks.driver import _claim_key
     from benchmarks.suite import load_suite
+    from benchmarks.tuning import tuning_folder
 
     suite = tmp_path / "mini.toml"
     suite.write_text('[grid]\ndatasets = ["digits"]\nmethods = ["random"]\nipc = [1]\nmodels = ["lenet"]\n'
@@ -152,8 +154,13 @@ def test_a_run_removes_the_claims_killed_runs_left_on_stored_cells(tmp_path):
     stale.write_text(json.dumps({"host": host, "pid": dead}))
     for name, holder in kept.items():
         (records / f".{name}.claim").write_text(json.dumps(holder))
+    searches = tuning_folder()
+    searches.mkdir(parents=True, exist_ok=True)
+    (searches / ".killed-search.claim").write_text(json.dumps({"host": host, "pid": dead}))
+    (searches / ".live-search.claim").write_text(json.dumps({"host": host, "pid": 1}))
     assert main(["run", str(suite), *flags]) == 0  # nothing left to run
     assert sorted(p.name for p in records.glob(".*.claim")) == [".elsewhere.claim", ".live.claim"]
+    assert sorted(p.name for p in searches.glob(".*.claim")) == [".live-search.claim"]
 
 
 def _mini_run(tmp_path, models: str, seeds: str) -> tuple[Path, Path, list[str]]:
