@@ -59,12 +59,12 @@ def held_by_other(path: Path) -> bool:
     holder = _holder(path)
     if holder is _WRITING:
         return True
-    if not isinstance(holder, dict) or _here_pid(holder) == os.getpid():
+    if not isinstance(holder, dict):
         return False
     if holder.get("host") != socket.gethostname():
         return True
     pid = _here_pid(holder)
-    return pid is not None and _alive(pid)
+    return pid is not None and pid != os.getpid() and _alive(pid)
 
 
 def is_stale(path: Path) -> bool:
