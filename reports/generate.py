@@ -31,6 +31,7 @@ def summarise(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     g = ok.groupby(by, sort=False, dropna=False)
     out = g.agg(mean=("test_acc", exact_mean), std=("test_acc", exact_std), n=("test_acc", "size"),
                 val=("val_acc", exact_mean), wall=("wall_s", exact_mean),
+                models=("model", "nunique"),
                 precision=("precision", lambda v: "/".join(sorted({str(x) for x in v})))).reset_index()
     out["std"] = out["std"].fillna(0.0)
     return out
@@ -117,11 +118,18 @@ def leaderboard(df: pd.DataFrame, records: list[dict[str, Any]], suite: str,
         s = summarise(dd, ["method", *by_loss, "ipc"]).sort_values(["ipc", "mean"], key=_ipc_key,
                                                                     ascending=[True, False])
         mine = [p for p in published if p["dataset"] == dataset]
-        rows = [[r.method, *(getattr(r, c) for c in by_loss), r.ipc, f"{r.mean:.2f}", f"{r.std:.2f}", r.n]
+        covered = dd[dd.status == "ok"].groupby(["method", *by_loss, "ipc"], dropna=False)["model"].agg(frozenset)
+        uneven = covered.nunique() > 1  # rows average over different architectures (e.g. a partial suite)
+        rows = [[r.method, *(getattr(r, c) for c in by_loss), r.ipc, f"{r.mean:.2f}", f"{r.std:.2f}", r.n,
+                 *([r.models] if uneven else [])]
                 + ([_published_cell(mine, dataset, r.method, r.ipc, getattr(r, "protocol", "-")) or "-"] if mine else [])
                 for r in s.itertuples()]
-        lines.append(tabulate(rows, headers=["method", *by_loss, "ipc", "test acc", "std", "n"]
+        lines.append(tabulate(rows, headers=["method", *by_loss, "ipc", "test acc", "std", "n",
+                                             *(["models"] if uneven else [])]
                               + (["published"] if mine else []), tablefmt="github"))
+        if uneven:
+            lines += ["", "Rows average over different sets of architectures (`models` counts each row's), so two rows "
+                      "compare only where they cover the same ones; the pivot below gives each architecture's cell."]
         if mine:
             refs = dict.fromkeys((p["ref"], p["source"]) for p in mine)
             lines += ["", "Published numbers (their own budgets and protocols, not re-run here): "

@@ -243,3 +243,23 @@ def test_tuning_section_shows_records_of_one_search_that_disagree_apart():
     rows = [line for line in section.splitlines() if line.startswith("| lenet")]
     assert len(rows) == 2  # a cache on another machine chose otherwise: both choices show, with their cells
     assert sorted(r.rstrip(" |").split("|")[-1].strip() for r in rows) == ["1", "2"]
+
+
+def test_summary_says_how_many_models_each_row_covers_when_rows_cover_different_ones(records_dir, tmp_path):
+    from benchmarks.store import Store
+
+    def by_method(md: str) -> str:
+        return md.split("### By method")[1].split("###")[0]
+
+    write_report("mini", records_dir, tmp_path / "whole")
+    assert "models |" not in by_method((tmp_path / "whole" / "leaderboard.md").read_text())
+    partial = tmp_path / "records"
+    partial.mkdir()
+    for r in Store(records_dir).records():  # full's lenet cells not run yet
+        if not (r["config"]["method"] == "full" and r["config"]["eval"]["model"] == "lenet"):
+            Store(partial).put(r)
+    write_report("mini", partial, tmp_path / "partial")
+    table = by_method((tmp_path / "partial" / "leaderboard.md").read_text())
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[1:-1]] for line in table.splitlines()
+            if line.startswith("| random ") or line.startswith("| full ")}
+    assert "models |" in table and rows["random"][-1] == "2" and rows["full"][-1] == "1", table
