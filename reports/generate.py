@@ -98,6 +98,28 @@ def coverage_line(suite: str, wanted: dict[str, dict[str, Any]], stored: set[str
             "cells present.")
 
 
+def summary_table(dd: pd.DataFrame, by_loss: list[str], mine: list[dict[str, Any]], dataset: str) -> list[str]:
+    """One dataset's summary by method (and loss / lr / preset) and ipc, best first, with the published value where
+    there is one and, when rows average over different architectures (a partial suite), how many each covers."""
+    s = summarise(dd, ["method", *by_loss, "ipc"]).sort_values(["ipc", "mean"], key=_ipc_key, ascending=[True, False])
+    covered = dd[dd.status == "ok"].groupby(["method", *by_loss, "ipc"], dropna=False)["model"].agg(frozenset)
+    uneven = covered.nunique() > 1
+    rows = [[r.method, *(getattr(r, c) for c in by_loss), r.ipc, f"{r.mean:.2f}", f"{r.std:.2f}", r.n,
+             *([r.models] if uneven else [])]
+            + ([_published_cell(mine, dataset, r.method, r.ipc, getattr(r, "protocol", "-")) or "-"] if mine else [])
+            for r in s.itertuples()]
+    lines = [tabulate(rows, headers=["method", *by_loss, "ipc", "test acc", "std", "n", *(["models"] if uneven else [])]
+                      + (["published"] if mine else []), tablefmt="github")]
+    if uneven:
+        lines += ["", "Rows average over different sets of architectures (`models` counts each row's), so two rows "
+                  "compare only where they cover the same ones; the pivot below gives each architecture's cell."]
+    if mine:
+        refs = dict.fromkeys((p["ref"], p["source"]) for p in mine)
+        lines += ["", "Published numbers (their own budgets and protocols, not re-run here): "
+                  + "; ".join(f"[{r}] {src}" for r, src in refs) + "."]
+    return lines
+
+
 def leaderboard(df: pd.DataFrame, records: list[dict[str, Any]], suite: str,
                 published: list[dict[str, Any]] | None = None, description: str = "", coverage: str = "") -> str:
     """The suite's leaderboard.md: its description (budget, and why methods rank as they do), how much of the suite
@@ -115,25 +137,7 @@ def leaderboard(df: pd.DataFrame, records: list[dict[str, Any]], suite: str,
         by_loss = [c for c in ("loss", "lr_policy", "protocol") if dd[c].nunique() > 1]  # a row per loss / lr / preset
         title = ", ".join(["method", *by_loss])
         lines += [f"## {dataset}", "", f"### By {title} and budget (mean over {over})", ""]
-        s = summarise(dd, ["method", *by_loss, "ipc"]).sort_values(["ipc", "mean"], key=_ipc_key,
-                                                                    ascending=[True, False])
-        mine = [p for p in published if p["dataset"] == dataset]
-        covered = dd[dd.status == "ok"].groupby(["method", *by_loss, "ipc"], dropna=False)["model"].agg(frozenset)
-        uneven = covered.nunique() > 1  # rows average over different architectures (e.g. a partial suite)
-        rows = [[r.method, *(getattr(r, c) for c in by_loss), r.ipc, f"{r.mean:.2f}", f"{r.std:.2f}", r.n,
-                 *([r.models] if uneven else [])]
-                + ([_published_cell(mine, dataset, r.method, r.ipc, getattr(r, "protocol", "-")) or "-"] if mine else [])
-                for r in s.itertuples()]
-        lines.append(tabulate(rows, headers=["method", *by_loss, "ipc", "test acc", "std", "n",
-                                             *(["models"] if uneven else [])]
-                              + (["published"] if mine else []), tablefmt="github"))
-        if uneven:
-            lines += ["", "Rows average over different sets of architectures (`models` counts each row's), so two rows "
-                      "compare only where they cover the same ones; the pivot below gives each architecture's cell."]
-        if mine:
-            refs = dict.fromkeys((p["ref"], p["source"]) for p in mine)
-            lines += ["", "Published numbers (their own budgets and protocols, not re-run here): "
-                      + "; ".join(f"[{r}] {src}" for r, src in refs) + "."]
+        lines += summary_table(dd, by_loss, [p for p in published if p["dataset"] == dataset], dataset)
         if budgets:
             lines += ["", "### By method and distillation budget (mean over models, optimizers and seeds)", ""]
             lines.append(budget_table(dd, budgets))
