@@ -31,7 +31,7 @@ def summarise(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     g = ok.groupby(by, sort=False, dropna=False)
     out = g.agg(mean=("test_acc", exact_mean), std=("test_acc", exact_std), n=("test_acc", "size"),
                 val=("val_acc", exact_mean), wall=("wall_s", exact_mean),
-                models=("model", "nunique"),
+                model_set=("model", frozenset),
                 precision=("precision", lambda v: "/".join(sorted({str(x) for x in v})))).reset_index()
     out["std"] = out["std"].fillna(0.0)
     return out
@@ -102,10 +102,9 @@ def summary_table(dd: pd.DataFrame, by_loss: list[str], mine: list[dict[str, Any
     """One dataset's summary by method (and loss / lr / preset) and ipc, best first, with the published value where
     there is one and, when rows average over different architectures (a partial suite), how many each covers."""
     s = summarise(dd, ["method", *by_loss, "ipc"]).sort_values(["ipc", "mean"], key=_ipc_key, ascending=[True, False])
-    covered = dd[dd.status == "ok"].groupby(["method", *by_loss, "ipc"], dropna=False)["model"].agg(frozenset)
-    uneven = covered.nunique() > 1
+    uneven = s.model_set.nunique() > 1
     rows = [[r.method, *(getattr(r, c) for c in by_loss), r.ipc, f"{r.mean:.2f}", f"{r.std:.2f}", r.n,
-             *([r.models] if uneven else [])]
+             *([len(r.model_set)] if uneven else [])]
             + ([_published_cell(mine, dataset, r.method, r.ipc, getattr(r, "protocol", "-")) or "-"] if mine else [])
             for r in s.itertuples()]
     lines = [tabulate(rows, headers=["method", *by_loss, "ipc", "test acc", "std", "n", *(["models"] if uneven else [])]
